@@ -1,0 +1,80 @@
+"""chinesium protocol library: local-only clients for cheap Wi-Fi cameras.
+
+Pure asyncio, no Home Assistant imports. Public API:
+
+* :func:`discover` — search the LAN (broadcast and/or unicast hosts).
+* :func:`open_session` — connect to a discovered camera; returns a started
+  :class:`CameraSession` delivering :class:`Frame` objects.
+* :class:`CameraInfo`, :class:`Credentials`, :class:`Frame`,
+  :class:`SessionStats`, :class:`SessionOptions` and the errors in
+  :mod:`.errors`.
+"""
+
+from __future__ import annotations
+
+from .discovery import discover
+from .errors import (
+    AuthenticationError,
+    CameraConnectionError,
+    CameraFullError,
+    CameraRejectedError,
+    CameraTimeoutError,
+    ChinesiumError,
+    MalformedPacketError,
+    SessionClosedError,
+    UnsupportedCameraError,
+)
+from .model import CameraInfo, Credentials, Family, Frame, SessionStats
+from .session import CameraSession, SessionOptions
+
+__all__ = [
+    "AuthenticationError",
+    "CameraConnectionError",
+    "CameraFullError",
+    "CameraInfo",
+    "CameraRejectedError",
+    "CameraSession",
+    "CameraTimeoutError",
+    "ChinesiumError",
+    "Credentials",
+    "Family",
+    "Frame",
+    "MalformedPacketError",
+    "SessionClosedError",
+    "SessionOptions",
+    "SessionStats",
+    "UnsupportedCameraError",
+    "discover",
+    "create_session",
+    "open_session",
+]
+
+
+def create_session(
+    info: CameraInfo,
+    credentials: Credentials | None = None,
+    options: SessionOptions | None = None,
+) -> CameraSession:
+    """Build (but do not start) the right session class for ``info.family``."""
+    if not info.supported:
+        raise UnsupportedCameraError(info.app_layer or str(info.family))
+    if info.family is Family.TEG:
+        from .teg.session import TegSession  # noqa: PLC0415
+
+        return TegSession(info, credentials, options)
+    if info.family is Family.PPPP:
+        from .pppp.session import open_pppp_session  # noqa: PLC0415
+
+        return open_pppp_session(info, credentials, options)
+    raise UnsupportedCameraError(str(info.family))
+
+
+async def open_session(
+    info: CameraInfo,
+    credentials: Credentials | None = None,
+    options: SessionOptions | None = None,
+) -> CameraSession:
+    """Connect to a camera, log in and start live video; raises a ChinesiumError."""
+    session = create_session(info, credentials, options)
+    await session.start()
+    return session

@@ -1,0 +1,219 @@
+"""The family-agnostic camera session interface.
+
+The Home Assistant layer (and the CLI) only ever sees :class:`CameraSession`:
+
+    session = await open_session(info, credentials)   # connected, live video on
+    unsub = session.add_frame_listener(callback)     # or: async for f in session.frames()
+    await session.wait_closed()                      # returns/raises when the session ends
+    await session.close()
+
+A session is one connection. It does not reconnect by itself; when it ends
+(camera closed it, went silent, socket error) ``wait_closed()`` raises the
+reason and the owner opens a new session (the HA coordinator does, with
+backoff). Families subclass :class:`CameraSession`, implement ``_open`` and
+``_close`` and call ``_deliver_frame`` / ``_lost`` from their datagram handler.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+import logging
+
+from .errors import CameraTimeoutError, ChinesiumError, SessionClosedError
+from .model import CameraInfo, Credentials, Frame, SessionStats
+
+_LOGGER = logging.getLogger(__name__)
+
+type FrameListener = Callable[[Frame], None]
+type Unsubscribe = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """Timing knobs; defaults follow the specs, tests shorten them."""
+
+    connect_timeout: float = 3.0
+    """Seconds to wait for the login answer (retrying sends meanwhile)."""
+    keepalive_interval: float = 2.0
+    """Seconds between keep-alive datagrams we send."""
+    silence_timeout: float = 6.0
+    """Seconds without any datagram from the camera before the session is lost."""
+    first_frame_timeout: float = 5.0
+    """Seconds ``snapshot()`` waits for a frame."""
+    local_host: str = "0.0.0.0"  # noqa: S104 - the product listens on the LAN
+    """Local address to bind the session socket to."""
+    local_port: int = 0
+    """Local port (0 = ephemeral). Reusing a port lets a camera reuse our slot."""
+    resend: bool = True
+    """Ask the camera to resend lost media packets where the protocol allows it."""
+
+
+class CameraSession(ABC):
+    """One live connection to one camera."""
+
+    def __init__(
+        self,
+        info: CameraInfo,
+        credentials: Credentials | None = None,
+        options: SessionOptions | None = None,
+    ) -> None:
+        """Prepare a session; nothing is sent until :meth:`start`."""
+        self.info = info
+        self.credentials = credentials or Credentials()
+        self.options = options or SessionOptions()
+        self.stats = SessionStats()
+        self.latest_frame: Frame | None = None
+        self._listeners: list[FrameListener] = []
+        self._waiters: list[asyncio.Future[Frame]] = []
+        self._closed: asyncio.Future[None] | None = None
+        self._started = False
+
+    # -- public API -----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True between a successful ``start()`` and the end of the session."""
+        return self._started and self._closed is not None and not self._closed.done()
+
+    async def start(self) -> None:
+        """Connect, log in and start live video. Raises a :class:`ChinesiumError`."""
+        if self._started:
+            return
+        self._closed = asyncio.get_running_loop().create_future()
+        try:
+            await self._open()
+        except BaseException:
+            await self._safe_close()
+            if not self._closed.done():
+                self._closed.set_result(None)
+            raise
+        self._started = True
+
+    async def close(self) -> None:
+        """Close the session politely; idempotent."""
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+        self._fail_waiters(SessionClosedError("session closed"))
+        await self._safe_close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the session ends; raise the reason if it was lost."""
+        if self._closed is None:
+            raise SessionClosedError("session not started")
+        await asyncio.shield(self._closed)
+
+    def add_frame_listener(self, listener: FrameListener) -> Unsubscribe:
+        """Call ``listener(frame)`` for every delivered frame; returns an unsubscribe."""
+        self._listeners.append(listener)
+
+        def _unsub() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return _unsub
+
+    async def next_frame(self, timeout: float | None = None) -> Frame:
+        """Wait for the next delivered frame."""
+        if not self.connected:
+            raise SessionClosedError("session is not connected")
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            async with asyncio.timeout(
+                self.options.first_frame_timeout if timeout is None else timeout
+            ):
+                return await fut
+        except TimeoutError as err:
+            raise CameraTimeoutError("no frame from camera") from err
+        finally:
+            if fut in self._waiters:
+                self._waiters.remove(fut)
+
+    async def snapshot(self, max_age: float = 1.0, timeout: float | None = None) -> Frame:
+        """Return the latest frame if younger than ``max_age`` s, else the next one."""
+        frame = self.latest_frame
+        loop = asyncio.get_running_loop()
+        if frame is not None and self._latest_at is not None:
+            if loop.time() - self._latest_at <= max_age:
+                return frame
+        return await self.next_frame(timeout)
+
+    async def frames(self) -> AsyncIterator[Frame]:
+        """Yield frames until the session ends (then raise its reason, if any)."""
+        queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=8)
+
+        def _put(frame: Frame) -> None:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(frame)
+
+        unsub = self.add_frame_listener(_put)
+        try:
+            assert self._closed is not None
+            while True:
+                get = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {get, self._closed}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if get in done:
+                    yield get.result()
+                    continue
+                get.cancel()
+                while not queue.empty():
+                    yield queue.get_nowait()
+                self._closed.result()  # raises the loss reason, if any
+                return
+        finally:
+            unsub()
+
+    # -- for subclasses ------------------------------------------------------------
+
+    _latest_at: float | None = None
+
+    @abstractmethod
+    async def _open(self) -> None:
+        """Open the socket, log in, start video. Raise a ChinesiumError on failure."""
+
+    @abstractmethod
+    async def _close(self) -> None:
+        """Tell the camera goodbye (best effort) and release the socket."""
+
+    def _deliver_frame(self, frame: Frame) -> None:
+        """Hand a complete frame to listeners and waiters (call from the loop)."""
+        self.latest_frame = frame
+        self._latest_at = asyncio.get_running_loop().time()
+        self.stats.frames_ok += 1
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(frame)
+        self._waiters.clear()
+        for listener in list(self._listeners):
+            try:
+                listener(frame)
+            except Exception:
+                _LOGGER.exception("frame listener failed")
+
+    def _lost(self, reason: ChinesiumError) -> None:
+        """Mark the session as ended by the camera/network; idempotent."""
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_exception(reason)
+            # Mark retrieved so an owner that never awaits does not log a warning.
+            self._closed.exception()
+        self._fail_waiters(reason)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _fail_waiters(self, reason: ChinesiumError) -> None:
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(reason)
+        self._waiters.clear()
+
+    async def _safe_close(self) -> None:
+        try:
+            await self._close()
+        except Exception:
+            _LOGGER.debug("error while closing session", exc_info=True)
