@@ -125,4 +125,4 @@ class SessionStats:
 
     def as_dict(self) -> dict[str, int]:
         """Return the counters as a plain dict (diagnostics, CLI)."""
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}

@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 import logging
+from typing import Any
 
 from .errors import CameraTimeoutError, ChinesiumError, SessionClosedError
 from .model import CameraInfo, Credentials, Frame, SessionStats
@@ -153,11 +154,10 @@ class CameraSession(ABC):
         unsub = self.add_frame_listener(_put)
         try:
             assert self._closed is not None
+            closed: asyncio.Future[Any] = self._closed
             while True:
-                get = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait(
-                    {get, self._closed}, return_when=asyncio.FIRST_COMPLETED
-                )
+                get: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
                 if get in done:
                     yield get.result()
                     continue

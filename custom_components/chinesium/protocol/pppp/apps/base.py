@@ -1,0 +1,153 @@
+"""Shared pieces of the PPPP application layers: channel protocol and client base.
+
+An application layer talks over DRW channels of a PPPP connection. The
+clients here only need a tiny slice of the transport's channel API
+(:class:`ChannelLike`), which keeps them testable with an in-memory fake.
+Replies on the control channel are parsed by a layer-specific incremental
+decoder and handed to whoever waits for them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+import asyncio
+from collections.abc import Callable
+import logging
+from typing import Protocol
+
+from ...errors import (
+    CameraTimeoutError,
+    ChinesiumError,
+    MalformedPacketError,
+    UnsupportedCameraError,
+)
+from .identify import DISPLAY_NAMES, AppLayer, layer_from_payload
+
+_LOGGER = logging.getLogger(__name__)
+
+CONTROL_CHANNEL = 0
+VIDEO_CHANNEL = 1
+AUDIO_CHANNEL = 2
+
+
+class WrongLayerError(UnsupportedCameraError):
+    """The camera answered in another application layer (``layer``)."""
+
+    def __init__(self, layer: AppLayer) -> None:
+        """Name the layer the camera's reply was recognised as."""
+        super().__init__(layer.value, f"camera speaks {DISPLAY_NAMES[layer]}")
+        self.layer = layer
+
+
+class ChannelLike(Protocol):
+    """The part of the transport's ``DrwChannel`` an app layer uses."""
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` for reliable, in-order delivery."""
+
+    def set_packet_handler(self, cb: Callable[[bytes], None] | None) -> None:
+        """Receive every in-order payload through ``cb`` instead of ``read()``."""
+
+
+class ReplyWaiter[M]:
+    """Match decoded reply messages to pending requests by a predicate."""
+
+    def __init__(self) -> None:
+        """No one waits yet."""
+        self._waiting: list[tuple[Callable[[M], bool], asyncio.Future[M]]] = []
+        self.unsolicited = 0
+
+    def deliver(self, msg: M) -> None:
+        """Resolve the first waiter whose predicate accepts ``msg``."""
+        for i, (pred, fut) in enumerate(self._waiting):
+            if not fut.done() and pred(msg):
+                fut.set_result(msg)
+                del self._waiting[i]
+                return
+        self.unsolicited += 1
+
+    async def wait(self, pred: Callable[[M], bool], seconds: float, what: str) -> M:
+        """Wait up to ``seconds`` for a message accepted by ``pred``."""
+        fut: asyncio.Future[M] = asyncio.get_running_loop().create_future()
+        entry = (pred, fut)
+        self._waiting.append(entry)
+        try:
+            async with asyncio.timeout(seconds):
+                return await fut
+        except TimeoutError as err:
+            raise CameraTimeoutError(f"no reply to {what}") from err
+        finally:
+            if entry in self._waiting:
+                self._waiting.remove(entry)
+
+    def fail(self, err: ChinesiumError) -> None:
+        """Fail every pending wait (connection lost)."""
+        for _, fut in self._waiting:
+            if not fut.done():
+                fut.set_exception(err)
+        self._waiting.clear()
+
+
+class AppClient(ABC):
+    """An application layer spoken over a PPPP connection's DRW channels.
+
+    Subclasses decode control-channel bytes into messages, then implement
+    :meth:`login`, :meth:`start_video` and :meth:`stop_video`. Media arrive on
+    :data:`VIDEO_CHANNEL`; the session feeds them to a frame assembler.
+    """
+
+    name: str = ""
+    """Short app-layer name (``"shix"``, ``"ilnk"``)."""
+    default_credentials: tuple[tuple[str, str], ...] = ()
+    """Factory (username, password) pairs to try, most common first."""
+    video_channel: int = VIDEO_CHANNEL
+
+    def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
+        """Attach to the control channel (installs its packet handler)."""
+        self._control = control
+        self.reply_timeout = reply_timeout
+        self.malformed = 0
+        self.first_payload: bytes | None = None
+        """The first control payload received (identifies the camera's layer)."""
+        control.set_packet_handler(self._on_control)
+
+    def detach(self) -> None:
+        """Remove the packet handler from the control channel."""
+        self._control.set_packet_handler(None)
+
+    def feed(self, payload: bytes) -> None:
+        """Feed control-channel bytes received outside the packet handler."""
+        self._on_control(payload)
+
+    def _on_control(self, payload: bytes) -> None:
+        if self.first_payload is None:
+            self.first_payload = payload[:16]
+            spoken = layer_from_payload(payload)
+            if spoken is not None and spoken.value != self.name:
+                self.fail_pending(WrongLayerError(spoken))
+                return
+        try:
+            self._feed_control(payload)
+        except MalformedPacketError:
+            self.malformed += 1
+            _LOGGER.debug("%s: undecodable control payload %s", self.name, payload[:32].hex())
+
+    @abstractmethod
+    def _feed_control(self, payload: bytes) -> None:
+        """Decode control-channel bytes and dispatch the complete messages."""
+
+    @abstractmethod
+    def fail_pending(self, err: ChinesiumError) -> None:
+        """Fail every request waiting for a reply."""
+
+    @abstractmethod
+    async def login(self, username: str, password: str) -> None:
+        """Log in; raise AuthenticationError on wrong credentials."""
+
+    @abstractmethod
+    async def start_video(self) -> None:
+        """Ask the camera to stream video on :attr:`video_channel`."""
+
+    @abstractmethod
+    async def stop_video(self) -> None:
+        """Ask the camera to stop streaming (best effort; no reply awaited)."""

@@ -1,0 +1,207 @@
+"""iLnk binary application layer ("11 0A", pppp.md §6.3).
+
+A message is a 12-byte little-endian header (magic ``11 0a``, u16 command,
+u16 length of everything after byte 8, u16 "dest", 4 bytes ticket/plain data)
+followed by data obfuscated with *XqBytes* (LSB flip, rotate left by 4).
+Replies answer request ``c`` with ``c + 0x100``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import struct
+from typing import Self
+
+from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
+from .base import AppClient, ChannelLike, ReplyWaiter
+
+ILNK_MAGIC = b"\x11\x0a"
+HEADER_SIZE = 12
+_HEADER = struct.Struct("<2sHHH4s")
+NO_TICKET = bytes(4)
+
+CMD_USER_CHK = 0x1020
+CMD_STATUS_GET = 0x1008
+CMD_LIVEVIDEO_START = 0x3010
+CMD_LIVEVIDEO_STOP = 0x3011
+CMD_VIDEOPARAM_SET = 0x3018
+CMD_SNAPSHOT_GET = 0x301A
+REPLY_OFFSET = 0x0100
+
+DEST_LOGIN = 0x00FF
+DEST_DEFAULT = 0x0000
+
+USER_FIELD = 32
+PASSWORD_FIELD = 128
+VIDEOPARAM_RESOLUTION = 1
+RESOLUTION_640X480 = 2
+
+DEFAULT_USER = "admin"
+DEFAULT_PASSWORD = "admin"  # noqa: S105 - public factory default
+
+
+def _rotate(data: bytes, n: int) -> bytes:
+    # Data of at most 4 bytes is not rotated (identity for 1, 2 and 4 bytes under
+    # aiopppp's rule; cam-reverse skips the rotation for such short data).
+    if len(data) <= abs(n):
+        return data
+    return data[n:] + data[:n]
+
+
+_FLIP = bytes(b ^ 1 for b in range(256))
+
+
+def xq_encode(data: bytes, rotation: int = 4) -> bytes:
+    """XqBytes-encode: flip every byte's LSB, then rotate left by ``rotation``.
+
+    Buffers no longer than ``rotation`` bytes are only flipped.
+    """
+    return _rotate(data.translate(_FLIP), rotation)
+
+
+def xq_decode(data: bytes, rotation: int = 4) -> bytes:
+    """Inverse of :func:`xq_encode`: flip LSBs, then rotate right by ``rotation``."""
+    return _rotate(data.translate(_FLIP), -rotation)
+
+
+@dataclass(frozen=True, slots=True)
+class IlnkMessage:
+    """One iLnk message; ``data`` is plain (XqBytes already removed)."""
+
+    command: int
+    data: bytes = b""
+    ticket: bytes = NO_TICKET
+    dest: int = DEST_DEFAULT
+
+    def encode(self) -> bytes:
+        """Wire form; ``data`` is XqBytes-encoded when non-empty."""
+        if len(self.ticket) != 4:
+            raise ValueError("iLnk ticket must be 4 bytes")
+        body = xq_encode(self.data) if self.data else b""
+        return _HEADER.pack(ILNK_MAGIC, self.command, 4 + len(body), self.dest, self.ticket) + body
+
+    @classmethod
+    def decode(cls, data: bytes | bytearray | memoryview) -> tuple[Self, int]:
+        """Decode one message at the start of ``data``; return (message, bytes consumed)."""
+        if len(data) < HEADER_SIZE:
+            raise MalformedPacketError(f"iLnk message needs 12 header bytes, got {len(data)}")
+        magic, command, length, dest, ticket = _HEADER.unpack_from(data)
+        if magic != ILNK_MAGIC:
+            raise MalformedPacketError(f"bad iLnk magic {bytes(magic).hex()}")
+        if length < 4:
+            raise MalformedPacketError(f"iLnk length {length} < 4")
+        end = 8 + length
+        if len(data) < end:
+            raise MalformedPacketError(f"iLnk message truncated: {len(data)} < {end}")
+        raw = bytes(data[HEADER_SIZE:end])
+        return cls(command, xq_decode(raw) if raw else b"", bytes(ticket), dest), end
+
+
+def encode_login(user: str, password: str, ticket: bytes = NO_TICKET) -> bytes:
+    """SYSTEM_USER_CHK (0x1020): user[32] + password[128], NUL-padded."""
+    u = user.encode()
+    p = password.encode()
+    if len(u) >= USER_FIELD or len(p) >= PASSWORD_FIELD:
+        raise ValueError("iLnk user name or password too long")
+    data = u.ljust(USER_FIELD, b"\0") + p.ljust(PASSWORD_FIELD, b"\0")
+    return IlnkMessage(CMD_USER_CHK, data, ticket, DEST_LOGIN).encode()
+
+
+class IlnkDecoder:
+    """Incremental decoder for the control-channel byte stream (skips garbage)."""
+
+    def __init__(self) -> None:
+        """Start with an empty buffer."""
+        self._buf = bytearray()
+        self.skipped = 0
+
+    def feed(self, data: bytes) -> list[IlnkMessage]:
+        """Add bytes; return the complete messages."""
+        buf = self._buf
+        buf += data
+        out: list[IlnkMessage] = []
+        while True:
+            start = buf.find(ILNK_MAGIC)
+            if start < 0:
+                keep = 1 if buf.endswith(ILNK_MAGIC[:1]) else 0
+                self.skipped += len(buf) - keep
+                del buf[: len(buf) - keep]
+                break
+            if start:
+                self.skipped += start
+                del buf[:start]
+            if len(buf) < HEADER_SIZE:
+                break
+            (length,) = struct.unpack_from("<H", buf, 4)
+            if length < 4:
+                self.skipped += 2
+                del buf[:2]
+                continue
+            if len(buf) < 8 + length:
+                break
+            msg, used = IlnkMessage.decode(buf)
+            del buf[:used]
+            out.append(msg)
+        return out
+
+
+class IlnkClient(AppClient):
+    """Client side of the iLnk binary layer: login (ticket), video param + start."""
+
+    name = "ilnk"
+    default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD), ("admin", "6666"))
+
+    def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
+        """Attach to ``control`` (channel 0)."""
+        self._decoder = IlnkDecoder()
+        self._replies: ReplyWaiter[IlnkMessage] = ReplyWaiter()
+        self.ticket = NO_TICKET
+        super().__init__(control, reply_timeout=reply_timeout)
+
+    def _feed_control(self, payload: bytes) -> None:
+        for msg in self._decoder.feed(payload):
+            self._replies.deliver(msg)
+
+    def fail_pending(self, err: ChinesiumError) -> None:
+        """Fail every request waiting for a reply."""
+        self._replies.fail(err)
+
+    def send(self, command: int, data: bytes = b"") -> None:
+        """Send a request carrying the current ticket (no reply awaited)."""
+        self._control.write(IlnkMessage(command, data, self.ticket).encode())
+
+    async def request(self, command: int, data: bytes = b"") -> IlnkMessage:
+        """Send a request and wait for its ``command + 0x100`` reply."""
+        self.send(command, data)
+        return await self._wait(command)
+
+    async def _wait(self, command: int) -> IlnkMessage:
+        want = command + REPLY_OFFSET
+        return await self._replies.wait(
+            lambda m: m.command == want, self.reply_timeout, f"iLnk 0x{command:04x}"
+        )
+
+    async def login(self, username: str, password: str) -> None:
+        """SYSTEM_USER_CHK; keep the ticket from the reply (data bytes 4..7).
+
+        A non-zero result word (data bytes 0..3, i32 LE) or a reply without a
+        ticket is taken as wrong credentials (pppp.md §9 q2: unconfirmed).
+        """
+        self._control.write(encode_login(username, password))
+        reply = await self._wait(CMD_USER_CHK)
+        data = reply.data
+        if len(data) < 8:
+            raise AuthenticationError(f"iLnk login rejected {username!r} (short reply)")
+        (result,) = struct.unpack_from("<i", data)
+        if result != 0:
+            raise AuthenticationError(f"iLnk login rejected {username!r} (result {result})")
+        self.ticket = data[4:8]
+
+    async def start_video(self, resolution: int = RESOLUTION_640X480) -> None:
+        """Set the resolution (0x3018), then start live video (0x3010)."""
+        self.send(CMD_VIDEOPARAM_SET, struct.pack("<II", VIDEOPARAM_RESOLUTION, resolution))
+        self.send(CMD_LIVEVIDEO_START)
+
+    async def stop_video(self) -> None:
+        """PEER_LIVEVIDEO_STOP (no reply awaited)."""
+        self.send(CMD_LIVEVIDEO_STOP)

@@ -1,0 +1,206 @@
+"""SHIX JSON application layer ("06 0A A0 80", pppp.md §6.2).
+
+Every command is an 8-byte header (``06 0a a0 80`` + u32 LE JSON length)
+followed by compact UTF-8 JSON carrying ``pro``, ``cmd``, the credentials and
+``devmac``. Replies use the same framing (byte 2 may be ``a1``) and carry
+``cmd`` and ``result`` (0 = ok, -1 = bad user, -3 = bad password).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from ...errors import AuthenticationError, CameraRejectedError, ChinesiumError, MalformedPacketError
+from .base import AppClient, ChannelLike, ReplyWaiter
+
+SHIX_MAGIC = b"\x06\x0a\xa0\x80"
+SHIX_PREFIX = b"\x06\x0a"
+HEADER_SIZE = 8
+MAX_JSON = 64 * 1024
+
+CMD_CHECK_USER = 100
+CMD_GET_PARMS = 101
+CMD_STREAM = 111
+
+RESULT_OK = 0
+RESULT_BAD_USER = -1
+RESULT_BAD_PASSWORD = -3
+
+DEFAULT_USER = "admin"
+DEFAULT_PASSWORD = "6666"  # noqa: S105 - public factory default
+
+
+def encode_block(obj: dict[str, Any], *, flags: bytes = b"\xa0\x80") -> bytes:
+    """Frame one JSON object: magic, u32 LE length, compact JSON."""
+    body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return SHIX_PREFIX + flags + struct.pack("<I", len(body)) + body
+
+
+def build_request(pro: str, cmd: int, user: str, pwd: str, **extra: Any) -> dict[str, Any]:
+    """Build a request object in the field order apps use (pro, cmd, extra, creds, devmac)."""
+    obj: dict[str, Any] = {"pro": pro, "cmd": cmd}
+    obj.update(extra)
+    obj.update({"user": user, "pwd": pwd, "devmac": "0000"})
+    return obj
+
+
+def encode_request(pro: str, cmd: int, user: str, pwd: str, **extra: Any) -> bytes:
+    """Encode a complete request block (see :func:`build_request`)."""
+    return encode_block(build_request(pro, cmd, user, pwd, **extra))
+
+
+def decode_block(data: bytes | bytearray | memoryview) -> tuple[dict[str, Any], int]:
+    """Decode one block at the start of ``data``; return (object, bytes consumed).
+
+    Raises :class:`MalformedPacketError` for a bad magic, a truncated block or
+    a body that is not a JSON object.
+    """
+    if len(data) < HEADER_SIZE:
+        raise MalformedPacketError(f"SHIX block needs 8 header bytes, got {len(data)}")
+    if bytes(data[:2]) != SHIX_PREFIX:
+        raise MalformedPacketError(f"bad SHIX magic {bytes(data[:4]).hex()}")
+    (length,) = struct.unpack_from("<I", data, 4)
+    if length > MAX_JSON:
+        raise MalformedPacketError(f"SHIX JSON length {length} too large")
+    end = HEADER_SIZE + length
+    if len(data) < end:
+        raise MalformedPacketError(f"SHIX block truncated: {len(data)} < {end}")
+    return _parse_json(bytes(data[HEADER_SIZE:end])), end
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    # Some firmwares pad with NULs after the JSON text.
+    text = raw.rstrip(b"\0")
+    try:
+        obj = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as err:
+        raise MalformedPacketError(f"SHIX body is not JSON: {raw[:40]!r}") from err
+    if not isinstance(obj, dict):
+        raise MalformedPacketError("SHIX body is not a JSON object")
+    return obj
+
+
+class ShixDecoder:
+    """Incremental decoder for the control-channel byte stream.
+
+    Blocks may span payloads and one payload may hold several blocks. Bytes
+    before a ``06 0a`` magic are skipped (counted in ``skipped``); a block whose
+    body is not a JSON object raises after being consumed, so the stream
+    stays in sync.
+    """
+
+    def __init__(self) -> None:
+        """Start with an empty buffer."""
+        self._buf = bytearray()
+        self.skipped = 0
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        """Add bytes; return the complete objects (raise on a bad body)."""
+        buf = self._buf
+        buf += data
+        out: list[dict[str, Any]] = []
+        bad: MalformedPacketError | None = None
+        while True:
+            start = buf.find(SHIX_PREFIX)
+            if start < 0:
+                keep = 1 if buf.endswith(SHIX_PREFIX[:1]) else 0
+                self.skipped += len(buf) - keep
+                del buf[: len(buf) - keep]
+                break
+            if start:
+                self.skipped += start
+                del buf[:start]
+            if len(buf) < HEADER_SIZE:
+                break
+            (length,) = struct.unpack_from("<I", buf, 4)
+            if length > MAX_JSON:
+                self.skipped += 2
+                del buf[:2]
+                continue
+            end = HEADER_SIZE + length
+            if len(buf) < end:
+                break
+            raw = bytes(buf[HEADER_SIZE:end])
+            del buf[:end]
+            try:
+                out.append(_parse_json(raw))
+            except MalformedPacketError as err:
+                bad = err
+        if bad is not None and not out:
+            raise bad
+        return out
+
+
+def _result(reply: dict[str, Any]) -> int:
+    value = reply.get("result", RESULT_OK)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -99
+
+
+class ShixClient(AppClient):
+    """Client side of the SHIX JSON layer: check_user, stream start/stop."""
+
+    name = "shix"
+    default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD),)
+
+    def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
+        """Attach to ``control`` (channel 0)."""
+        self._decoder = ShixDecoder()
+        self._replies: ReplyWaiter[dict[str, Any]] = ReplyWaiter()
+        self.user = DEFAULT_USER
+        self.password = DEFAULT_PASSWORD
+        self.info: dict[str, Any] = {}
+        super().__init__(control, reply_timeout=reply_timeout)
+
+    def _feed_control(self, payload: bytes) -> None:
+        for obj in self._decoder.feed(payload):
+            self._replies.deliver(obj)
+
+    def fail_pending(self, err: ChinesiumError) -> None:
+        """Fail every request waiting for a reply."""
+        self._replies.fail(err)
+
+    async def request(self, pro: str, cmd: int, **extra: Any) -> dict[str, Any]:
+        """Send a command with the current credentials and wait for its reply."""
+        self._control.write(encode_request(pro, cmd, self.user, self.password, **extra))
+        return await self._replies.wait(
+            lambda m: _reply_cmd(m) in (cmd, None), self.reply_timeout, pro
+        )
+
+    async def login(self, username: str, password: str) -> None:
+        """Send ``check_user``; raise AuthenticationError for result -1/-3."""
+        self.user, self.password = username, password
+        reply = await self.request("check_user", CMD_CHECK_USER)
+        result = _result(reply)
+        if result in (RESULT_BAD_USER, RESULT_BAD_PASSWORD):
+            raise AuthenticationError(f"SHIX check_user rejected {username!r} (result {result})")
+        if result != RESULT_OK:
+            raise CameraRejectedError(f"SHIX check_user failed (result {result})")
+        self.info = reply
+
+    async def start_video(self, resolution: int = 1) -> None:
+        """``stream`` with ``video:1`` (about 640x480); JPEG frames follow on channel 1."""
+        reply = await self.request("stream", CMD_STREAM, video=resolution)
+        result = _result(reply)
+        if result in (RESULT_BAD_USER, RESULT_BAD_PASSWORD):
+            raise AuthenticationError(f"SHIX stream rejected credentials (result {result})")
+        if result != RESULT_OK:
+            raise CameraRejectedError(f"SHIX stream failed (result {result})")
+
+    async def stop_video(self) -> None:
+        """``stream`` with ``video:0`` (no reply awaited)."""
+        self._control.write(encode_request("stream", CMD_STREAM, self.user, self.password, video=0))
+
+
+def _reply_cmd(reply: dict[str, Any]) -> int | None:
+    cmd = reply.get("cmd")
+    if cmd is None:
+        return None
+    try:
+        return int(cmd)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,231 @@
+"""PPPP camera session: transport + app-layer login + live MJPEG (pppp.md §3-§6).
+
+``_open`` connects the transport (LAN search to ``info.host:info.port``, key
+from ``info.extra["key"]``), picks the application layer (``info.app_layer``,
+else the key/DID-prefix clues, else probing iLnk/SHIX), logs in (the user's
+credentials first, then the layer's factory defaults) and starts live video.
+Video payloads on the media channel go straight into a
+:class:`~.apps.avframe.FrameAssembler`; each complete JPEG becomes a
+:class:`~..model.Frame`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from ..errors import (
+    AuthenticationError,
+    CameraTimeoutError,
+    ChinesiumError,
+    SessionClosedError,
+    UnsupportedCameraError,
+)
+from ..jpeg import jpeg_size, looks_like_jpeg
+from ..model import CameraInfo, Credentials, Frame
+from ..session import CameraSession, SessionOptions
+from .apps import CLIENTS
+from .apps.avframe import Codec, FrameAssembler
+from .apps.base import CONTROL_CHANNEL, AppClient, WrongLayerError
+from .apps.identify import (
+    DISPLAY_NAMES,
+    SUPPORTED,
+    AppLayer,
+    Identification,
+    identify,
+    probe_order,
+)
+from .devid import DeviceId
+from .transport import PpppConnection
+
+_LOGGER = logging.getLogger(__name__)
+
+_JPEG = int(Codec.JPEG)
+
+
+def _unsupported(layer: AppLayer) -> UnsupportedCameraError:
+    return UnsupportedCameraError(
+        layer.value, f"camera speaks {DISPLAY_NAMES[layer]}, which is not supported yet"
+    )
+
+
+class PpppSession(CameraSession):
+    """A live session with one PPPP camera speaking SHIX JSON or iLnk binary."""
+
+    def __init__(
+        self,
+        info: CameraInfo,
+        credentials: Credentials | None = None,
+        options: SessionOptions | None = None,
+    ) -> None:
+        """Prepare the session; nothing is sent until :meth:`start`."""
+        super().__init__(info, credentials, options)
+        self.conn: PpppConnection | None = None
+        self.client: AppClient | None = None
+        self.app_layer: AppLayer | None = None
+        self.username: str | None = None
+        """The user name that logged in (diagnostics)."""
+        self._assembler = FrameAssembler()
+        self._dropped_seen = 0
+        self._seq = 0
+        self._video_requested = False
+
+    # -- CameraSession hooks ----------------------------------------------------------
+
+    async def _open(self) -> None:
+        info = self.info
+        opts = self.options
+        key = info.extra.get("key") or None
+        did = _parse_did(info.uid)
+        conn = await PpppConnection.connect(
+            info.host,
+            info.port,
+            did=did,
+            key=key,
+            local_host=opts.local_host,
+            local_port=opts.local_port,
+            connect_timeout=opts.connect_timeout,
+            alive_interval=min(opts.keepalive_interval, 1.0),
+            silence_timeout=opts.silence_timeout,
+            lan_search=bool(info.extra.get("lan_search", True)),
+            stats=self.stats,
+        )
+        self.conn = conn
+        conn.on_lost(self._on_conn_lost)
+        ident = self._identify(conn, key)
+        if ident.layer is not None and ident.layer not in SUPPORTED:
+            raise _unsupported(ident.layer)
+        client = await self._login(conn, probe_order(ident, encrypted=key is not None))
+        video = conn.channel(client.video_channel)
+        video.set_packet_handler(self._on_video)
+        self._video_requested = True
+        await client.start_video()
+
+    async def _close(self) -> None:
+        conn, client = self.conn, self.client
+        self.conn = None
+        if conn is None:
+            return
+        if client is not None:
+            client.fail_pending(SessionClosedError("session closed"))
+            if conn.is_open and self._video_requested:
+                with contextlib.suppress(ChinesiumError):
+                    await client.stop_video()
+            client.detach()
+        with contextlib.suppress(Exception):
+            conn.channel(self._video_channel()).set_packet_handler(None)
+        await conn.close()
+
+    # -- app layer ----------------------------------------------------------------------
+
+    def _identify(self, conn: PpppConnection, key: str | None) -> Identification:
+        if self.info.app_layer:
+            try:
+                return Identification(AppLayer(self.info.app_layer), "info")
+            except ValueError:
+                raise UnsupportedCameraError(self.info.app_layer) from None
+        did = conn.did
+        if did is None:
+            return identify(key=key)
+        return identify(prefix=did.prefix, key=key, check=did.check)
+
+    def _candidates(self, client: type[AppClient]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        creds = self.credentials
+        if creds.password is not None or creds.username is not None:
+            default_user = client.default_credentials[0][0]
+            default_pw = client.default_credentials[0][1]
+            out.append((creds.username or default_user, creds.password or default_pw))
+        for pair in client.default_credentials:
+            if pair not in out:
+                out.append(pair)
+        return out
+
+    async def _login(self, conn: PpppConnection, layers: list[AppLayer]) -> AppClient:
+        """Try each candidate layer; within a layer, each credential pair."""
+        control = conn.channel(CONTROL_CHANNEL)
+        timeout = self.options.connect_timeout
+        last: ChinesiumError = CameraTimeoutError("no app-layer reply")
+        queue = list(layers)
+        tried: set[AppLayer] = set()
+        while queue:
+            layer = queue.pop(0)
+            if layer in tried:
+                continue
+            tried.add(layer)
+            client = CLIENTS[layer](control, reply_timeout=timeout)
+            self.client = client
+            if control.buffered:  # bytes that arrived before the handler existed
+                client.feed(await control.read())
+            auth_failed = False
+            for user, password in self._candidates(type(client)):
+                try:
+                    await client.login(user, password)
+                except AuthenticationError as err:
+                    auth_failed = True
+                    last = err
+                    continue
+                except WrongLayerError as err:
+                    if err.layer not in SUPPORTED:
+                        raise _unsupported(err.layer) from err
+                    queue.insert(0, err.layer)
+                    break
+                except CameraTimeoutError as err:
+                    if auth_failed:
+                        # Answered before, silent now: treat as a refused login.
+                        last = AuthenticationError(f"{layer.value} login not answered")
+                        break
+                    last = err
+                    break
+                self.app_layer = layer
+                self.username = user
+                return client
+            if auth_failed:
+                raise last
+            client.detach()
+        raise last
+
+    def _video_channel(self) -> int:
+        return self.client.video_channel if self.client is not None else 1
+
+    # -- hot path -------------------------------------------------------------------------
+
+    def _on_video(self, payload: bytes) -> None:
+        stats = self.stats
+        stats.media_packets += 1
+        asm = self._assembler
+        frames = asm.feed(payload)
+        if asm.dropped != self._dropped_seen:
+            stats.frames_dropped += asm.dropped - self._dropped_seen
+            self._dropped_seen = asm.dropped
+        for av in frames:
+            if av.codec != _JPEG:
+                continue
+            data = av.data
+            if not looks_like_jpeg(data):
+                stats.frames_dropped += 1
+                continue
+            width, height = jpeg_size(data) or (0, 0)
+            self._seq += 1
+            self._deliver_frame(Frame.now(data, width, height, self._seq))
+
+    def _on_conn_lost(self, reason: ChinesiumError) -> None:
+        if self.client is not None:
+            self.client.fail_pending(reason)
+        self._lost(reason)
+
+
+def _parse_did(uid: str) -> DeviceId | None:
+    try:
+        return DeviceId.parse(uid)
+    except ValueError:
+        return None
+
+
+def open_pppp_session(
+    info: CameraInfo,
+    credentials: Credentials | None = None,
+    options: SessionOptions | None = None,
+) -> PpppSession:
+    """Build an unstarted PPPP session (``await session.start()`` connects)."""
+    return PpppSession(info, credentials, options)

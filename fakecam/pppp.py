@@ -1,0 +1,1132 @@
+"""Emulated PPPP ("CS2 P2P") camera for tests, benchmarks and manual runs.
+
+Written from ``pppp.md`` alone (not from the integration's client code) so a
+shared misreading of the spec shows up as an interop failure.
+
+Transport (pppp.md §1-§5, §8): a discovery socket (real cameras: UDP 32108)
+answers ``LAN_SEARCH`` with one ``PUNCH_PKT`` sent from a separate *session*
+socket (ephemeral port); ``PUNCH_PKT``/``P2P_RDY`` with our DID on the session
+socket open a session (4 x ``P2P_RDY`` 10 ms apart); DRW channels with per-DRW
+ACKs, retransmission of unacked DRWs with the same index (timeout + fast
+retransmit), in-order delivery with reordering/duplicate handling, ALIVE /
+ALIVE_ACK, silence timeout, CLOSE, optional CS2 obfuscation (``encrypt``) and
+seeded fault injection on outgoing DRWs.
+
+Application layers (§6.2, §6.3): SHIX JSON (``06 0a a0 80``) and iLnk binary
+(``11 0a`` + XqBytes). Video: JPEG frames with the 32-byte A/V header (§6.7)
+on channel 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import deque
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass, field
+import ipaddress
+import json
+import logging
+import random
+import struct
+import time
+from typing import Any, Protocol, Self
+
+__all__ = [
+    "PpppCamera",
+    "PpppCameraConfig",
+    "PpppStats",
+    "add_arguments",
+    "app_for_did",
+    "decrypt",
+    "did_to_bytes",
+    "effective_key",
+    "encrypt",
+    "run_cli",
+    "xq_decode",
+    "xq_encode",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+# --- wire constants (pppp.md §1.1) -------------------------------------------------------
+
+MAGIC = 0xF1
+T_LAN_SEARCH = 0x30
+T_PUNCH_PKT = 0x41
+T_P2P_RDY = 0x42
+T_DRW = 0xD0
+T_DRW_ACK = 0xD1
+T_ALIVE = 0xE0
+T_ALIVE_ACK = 0xE1
+T_CLOSE = 0xF0
+DRW_MARKER = 0xD1
+MAX_DRW_PAYLOAD = 1024
+MAX_INFLIGHT = 128
+CH_CMD = 0
+CH_VIDEO = 1
+
+DEFAULT_PORT = 32108
+AV_MAGIC = b"\x55\xaa\x15\xa8"
+SHIX_MAGIC = b"\x06\x0a"
+ILNK_MAGIC = b"\x11\x0a"
+
+# --- CS2 P2P_Proprietary_Encrypt (pppp.md §5.1) -----------------------------------------
+
+_TABLE = bytes.fromhex(
+    "7C9CE84A13DEDCB22F2123E4307B3D8CBC0B270C3CF79AE7087196009785EFC1"
+    "1FC4DBA1C2EBD901FABA3B05B81587832872D18B5AD6DA9358FEAACC6E1BF0A3"
+    "88AB43C00DB545384F502266207F075B14981D9BA72AB9A8CBF1FC4947063EB1"
+    "0E043A945EEE541134DD4DF9ECC7C9E3781A6F706BA4BDA95DD5F8E5BB26AF42"
+    "37D8E1020AAE5F1CC573094E6924906D12B319AD748A2940F52DBEA559E0F479"
+    "D24BCE8982488425C6912BA2FB8FE9A6B09E3F65F603312EAC0F952C5CED39B7"
+    "336C567EB4A0FD7A815351868D9F77FF6A80DFE2BF10D775645776F355CDD0C8"
+    "18E6364162CF99F2324C67606192CAD3EA637D16B68ED46835C3529D46441E17"
+)
+
+
+def effective_key(key: str | bytes) -> tuple[int, int, int, int]:
+    """Mash a PSK string into the 4-byte effective key (first 20 bytes used)."""
+    raw = key.encode() if isinstance(key, str) else bytes(key)
+    raw = raw[:20]
+    k0 = sum(raw) & 0xFF
+    k1 = (-sum(raw)) & 0xFF
+    k2 = sum(b // 3 for b in raw) & 0xFF
+    k3 = 0
+    for b in raw:
+        k3 ^= b
+    return (k0, k1, k2, k3)
+
+
+def encrypt(data: bytes, key: tuple[int, int, int, int]) -> bytes:
+    """Obfuscate one whole datagram (ciphertext feedback, prev starts at 0)."""
+    out = bytearray(len(data))
+    prev = 0
+    for i, b in enumerate(data):
+        c = b ^ _TABLE[(key[prev & 3] + prev) & 0xFF]
+        out[i] = c
+        prev = c
+    return bytes(out)
+
+
+def decrypt(data: bytes, key: tuple[int, int, int, int]) -> bytes:
+    """Inverse of :func:`encrypt`."""
+    out = bytearray(len(data))
+    prev = 0
+    for i, c in enumerate(data):
+        out[i] = c ^ _TABLE[(key[prev & 3] + prev) & 0xFF]
+        prev = c
+    return bytes(out)
+
+
+# --- DID (pppp.md §2) ------------------------------------------------------------------
+
+
+def did_to_bytes(text: str) -> bytes:
+    """``PREFIX-NNNNNN-CHECK`` (dashes optional) -> 20-byte 8/4/8 wire form."""
+    s = text.strip().upper().replace("-", "")
+    i = 0
+    while i < len(s) and s[i].isalpha():
+        i += 1
+    j = i
+    while j < len(s) and s[j].isdigit():
+        j += 1
+    prefix, serial, check = s[:i], s[i:j], s[j:]
+    if not (1 <= len(prefix) <= 7 and 1 <= len(serial) <= 9 and 1 <= len(check) <= 7):
+        raise ValueError(f"not a PPPP device id: {text!r}")
+    return struct.pack(">8sI8s", prefix.encode(), int(serial), check.encode())
+
+
+def did_from_bytes(raw: bytes) -> str:
+    """20-byte wire form -> canonical ``PREFIX-NNNNNN-CHECK``."""
+    prefix, serial, check = struct.unpack(">8sI8s", raw[:20])
+    p = prefix.split(b"\0", 1)[0].decode("ascii", "replace")
+    c = check.split(b"\0", 1)[0].decode("ascii", "replace")
+    return f"{p}-{serial:06d}-{c}"
+
+
+_SHIX_PREFIXES = {"DBG", "DGB", "DGO", "DGOA", "DGOC", "DGOE", "DGOK", "NMSA", "AYS", "AYSA", "TUT"}
+_ILNK_PREFIXES = {"BATC", "BATD", "BATE", "PTZ", "PTZA", "PTZB", "TBAT", "FTY", "FTYA", "FTYC"}
+_ILNK_PREFIXES |= {"FTZ", "FTZW"}
+
+
+def app_for_did(duid: str) -> str:
+    """Application layer typical for a DID prefix (pppp.md §6.1 / seed); default shix."""
+    prefix = did_from_bytes(did_to_bytes(duid)).split("-", 1)[0]
+    return "ilnk" if prefix in _ILNK_PREFIXES else "shix"
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def packet(ptype: int, body: bytes = b"") -> bytes:
+    """PPPP header (``f1``, type, u16 BE length) + body."""
+    return struct.pack(">BBH", MAGIC, ptype, len(body)) + body
+
+
+def drw_packet(channel: int, index: int, payload: bytes) -> bytes:
+    """DRW datagram (unencrypted)."""
+    return packet(T_DRW, struct.pack(">BBH", DRW_MARKER, channel, index) + payload)
+
+
+def drw_ack_packet(channel: int, indices: list[int]) -> bytes:
+    """DRW_ACK datagram (unencrypted), marker 0xD1."""
+    body = struct.pack(">BBH", DRW_MARKER, channel, len(indices))
+    body += b"".join(struct.pack(">H", i) for i in indices)
+    return packet(T_DRW_ACK, body)
+
+
+def xq_encode(data: bytes) -> bytes:
+    """iLnk XqBytes: flip every LSB, rotate left by 4."""
+    flipped = bytes(b ^ 1 for b in data)
+    return flipped[4:] + flipped[:4] if len(flipped) > 4 else flipped
+
+
+def xq_decode(data: bytes) -> bytes:
+    """Inverse of :func:`xq_encode`: flip every LSB, rotate right by 4."""
+    flipped = bytes(b ^ 1 for b in data)
+    return flipped[-4:] + flipped[:-4] if len(flipped) > 4 else flipped
+
+
+def av_header(codec: int, length: int, frame_no: int, now: float) -> bytes:
+    """32-byte ``55 aa 15 a8`` A/V frame header (pppp.md §6.7)."""
+    secs = int(now)
+    ms = int((now - secs) * 1000)
+    return (
+        AV_MAGIC
+        + struct.pack("<BBHIII", codec, 0, ms, secs & 0xFFFFFFFF, frame_no & 0xFFFFFFFF, length)
+        + bytes(12)
+    )
+
+
+def _sdiff(a: int, b: int) -> int:
+    """Serial difference a - b on u16 indices (half range 0x8000)."""
+    d = (a - b) & 0xFFFF
+    return d - 0x10000 if d >= 0x8000 else d
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+# --- frames ----------------------------------------------------------------------------
+
+
+class _FrameSourceLike(Protocol):
+    def next_frame(self) -> bytes: ...
+
+
+_FRAME_SOURCES: dict[tuple[int, int, int], _FrameSourceLike] = {}
+
+
+def _build_frame_source(width: int, height: int, seed: int) -> _FrameSourceLike:
+    try:
+        from fakecam.frames import FrameSource  # noqa: PLC0415 - owned by another module
+
+        src: _FrameSourceLike = FrameSource(width=width, height=height, count=24, seed=seed)
+    except ImportError:  # pragma: no cover - fallback while frames.py is missing
+        src = _PillowFrames(width, height, seed)
+    return src
+
+
+class _PillowFrames:
+    """Tiny fallback frame source (distinct JPEGs drawn with Pillow)."""
+
+    def __init__(self, width: int, height: int, seed: int) -> None:
+        self._w, self._h, self._n = width, height, seed
+
+    def next_frame(self) -> bytes:
+        import io  # noqa: PLC0415
+
+        from PIL import Image, ImageDraw  # noqa: PLC0415
+
+        self._n += 1
+        img = Image.new("RGB", (self._w, self._h), ((self._n * 37) % 256, 80, 160))
+        ImageDraw.Draw(img).text((20, 20), f"PPPP {self._n}", fill=(255, 255, 255))
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=70)
+        return buf.getvalue()
+
+
+async def _frame_source(width: int, height: int, seed: int) -> _FrameSourceLike:
+    key = (width, height, seed)
+    src = _FRAME_SOURCES.get(key)
+    if src is None:
+        src = await asyncio.to_thread(_build_frame_source, width, height, seed)
+        _FRAME_SOURCES[key] = src
+    return src
+
+
+# --- configuration and statistics ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PpppCameraConfig:
+    """Knobs of the emulated camera.
+
+    ``port`` is the discovery port (0 = ephemeral; real cameras 32108); the
+    session socket always uses an ephemeral port (pppp.md §3.1). ``app`` None
+    picks the layer from the DID prefix; ``password`` None uses the layer's
+    default (shix ``6666``, ilnk ``admin``). ``loss``/``dup``/``reorder`` are
+    probabilities applied to outgoing DRWs (``impair_acks`` extends loss/dup to
+    DRW_ACKs). ``reply_delay`` keeps command replies >= 50 ms after their ACK
+    (aiopppp 0.2.3 race, pppp.md §8).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    duid: str = "ABCD-123456-VWXYZ"
+    encrypt: str | None = None
+    app: str | None = None
+    user: str = "admin"
+    password: str | None = None
+    fps: float = 15.0
+    loss: float = 0.0
+    dup: float = 0.0
+    reorder: float = 0.0
+    seed: int = 1
+    silence_timeout: float = 7.0
+    alive_interval: float = 1.0
+    max_clients: int = 1
+    retransmit_timeout: float = 0.5
+    reply_delay: float = 0.05
+    impair_acks: bool = False
+    strict: bool = False
+    start_index: int = 0
+    restart_video_index: bool = False
+    ilnk_require_ticket: bool = True
+    width: int = 640
+    height: int = 480
+    allow_non_loopback: bool = False
+
+    @property
+    def app_layer(self) -> str:
+        """Effective application layer name."""
+        return self.app or app_for_did(self.duid)
+
+    @property
+    def effective_password(self) -> str:
+        """Password the camera accepts."""
+        if self.password is not None:
+            return self.password
+        return "admin" if self.app_layer == "ilnk" else "6666"
+
+
+@dataclass(slots=True)
+class PpppStats:
+    """Counters exposed for assertions (all monotonic)."""
+
+    searches: int = 0
+    punch_replies: int = 0
+    punches_rx: int = 0
+    rdys_rx: int = 0
+    rdys_tx: int = 0
+    did_mismatch: int = 0
+    sessions_opened: int = 0
+    sessions_closed: int = 0
+    sessions_timed_out: int = 0
+    sessions_refused: int = 0
+    closes_rx: int = 0
+    closes_tx: int = 0
+    alive_rx: int = 0
+    alive_tx: int = 0
+    alive_ack_rx: int = 0
+    alive_ack_tx: int = 0
+    drw_rx: int = 0
+    drw_dup_rx: int = 0
+    drw_ooo_rx: int = 0
+    drw_tx: int = 0
+    drw_retx: int = 0
+    acks_rx: int = 0
+    acks_tx: int = 0
+    acked_indices: int = 0
+    garbage_rx: int = 0
+    stray_rx: int = 0
+    impaired_drops: int = 0
+    impaired_dups: int = 0
+    impaired_reorders: int = 0
+    logins_ok: int = 0
+    logins_failed: int = 0
+    auth_failures: int = 0
+    commands: list[str] = field(default_factory=list)
+    frames_sent: int = 0
+    frames_skipped: int = 0
+    stream_starts: int = 0
+    stream_stops: int = 0
+    snapshots: int = 0
+
+
+# --- per-session state -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Pending:
+    raw: bytes
+    sent_at: float
+    first_sent: float
+    tries: int = 1
+
+
+@dataclass(slots=True)
+class _Channel:
+    next_out: int = 0
+    inflight: dict[int, _Pending] = field(default_factory=dict)
+    expected_in: int = 0
+    ooo: dict[int, bytes] = field(default_factory=dict)
+    stream: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(slots=True)
+class _Session:
+    addr: tuple[str, int]
+    created: float
+    last_rx: float
+    channels: dict[int, _Channel] = field(default_factory=dict)
+    last_alive_tx: float = 0.0
+    alive_misses: int = 0
+    logged_in: bool = False
+    ticket: bytes = b"\0\0\0\0"
+    streaming: bool = False
+    resolution: tuple[int, int] = (640, 480)
+    frame_no: int = 0
+    next_frame_at: float = 0.0
+    handles: list[asyncio.TimerHandle] = field(default_factory=list)
+
+    def channel(self, ch: int, start_index: int = 0) -> _Channel:
+        chan = self.channels.get(ch)
+        if chan is None:
+            chan = self.channels[ch] = _Channel(next_out=start_index)
+        return chan
+
+
+class _Endpoint(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: Callable[[bytes, tuple[str, int]], None]) -> None:
+        self._on = on_datagram
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self._on(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        _LOGGER.debug("pppp fakecam socket error: %s", exc)
+
+
+# --- the camera ------------------------------------------------------------------------
+
+
+class PpppCamera:
+    """An emulated PPPP camera; ``async with PpppCamera(cfg) as cam: ...``."""
+
+    def __init__(self, config: PpppCameraConfig | None = None) -> None:
+        """Prepare (not start) a camera."""
+        self.config = config or PpppCameraConfig()
+        self.stats = PpppStats()
+        self.silent = False
+        self.did = did_to_bytes(self.config.duid)
+        self.sent_frames: deque[bytes] = deque(maxlen=256)
+        self._key = effective_key(self.config.encrypt) if self.config.encrypt else None
+        self._rng = random.Random(self.config.seed)
+        self._sessions: dict[tuple[str, int], _Session] = {}
+        self._disc: asyncio.DatagramTransport | None = None
+        self._sess: asyncio.DatagramTransport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._held: tuple[tuple[str, int], bytes] | None = None
+        self._held_handle: asyncio.TimerHandle | None = None
+        self._frames: dict[tuple[int, int], _FrameSourceLike] = {}
+        self._bg: set[asyncio.Task[None]] = set()
+        if self.config.app_layer not in ("shix", "ilnk"):
+            raise ValueError(f"unknown app layer {self.config.app_layer!r}")
+
+    # -- lifecycle
+
+    @property
+    def port(self) -> int:
+        """Bound discovery port."""
+        assert self._disc is not None, "camera not started"
+        return int(self._disc.get_extra_info("sockname")[1])
+
+    @property
+    def session_port(self) -> int:
+        """Bound session port (changes on :meth:`reboot`)."""
+        assert self._sess is not None, "camera not started"
+        return int(self._sess.get_extra_info("sockname")[1])
+
+    @property
+    def discovery_target(self) -> tuple[str, int]:
+        """``(host, port)`` to send LAN_SEARCH to."""
+        return (self.config.host, self.port)
+
+    @property
+    def clients(self) -> list[tuple[str, int]]:
+        """Addresses of the open sessions."""
+        return list(self._sessions)
+
+    @property
+    def streaming(self) -> bool:
+        """True while at least one session receives video."""
+        return any(s.streaming for s in self._sessions.values())
+
+    async def start(self) -> None:
+        """Bind the sockets and start the housekeeping task."""
+        cfg = self.config
+        if not cfg.allow_non_loopback and not _is_loopback(cfg.host):
+            raise ValueError(f"refusing non-loopback host {cfg.host!r}")
+        loop = asyncio.get_running_loop()
+        w, h = cfg.width, cfg.height
+        self._frames[(w, h)] = await _frame_source(w, h, cfg.seed)
+        self._disc, _ = await loop.create_datagram_endpoint(
+            lambda: _Endpoint(self._on_discovery), local_addr=(cfg.host, cfg.port)
+        )
+        await self._open_session_socket()
+        self._task = asyncio.create_task(self._housekeeping(), name="pppp-fakecam")
+
+    async def _open_session_socket(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._sess, _ = await loop.create_datagram_endpoint(
+            lambda: _Endpoint(self._on_session), local_addr=(self.config.host, 0)
+        )
+
+    async def stop(self) -> None:
+        """Stop everything (no CLOSE is sent)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sess in list(self._sessions.values()):
+            self._forget(sess)
+        for task in list(self._bg):
+            task.cancel()
+        if self._held_handle is not None:
+            self._held_handle.cancel()
+        for tr in (self._disc, self._sess):
+            if tr is not None:
+                tr.close()
+        self._disc = self._sess = None
+
+    async def reboot(self, downtime: float = 0.2) -> None:
+        """Drop all sessions silently, go dark, come back with a new session port."""
+        for sess in list(self._sessions.values()):
+            self._forget(sess)
+        if self._sess is not None:
+            self._sess.close()
+            self._sess = None
+        await asyncio.sleep(downtime)
+        await self._open_session_socket()
+
+    async def close_sessions(self) -> None:
+        """Send CLOSE to every client (mid-stream hang-up) and forget them."""
+        for sess in list(self._sessions.values()):
+            self._send(sess.addr, packet(T_CLOSE))
+            self.stats.closes_tx += 1
+            self._forget(sess)
+            self.stats.sessions_closed += 1
+
+    async def __aenter__(self) -> Self:
+        """Start on entry."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop on exit."""
+        await self.stop()
+
+    # -- sending
+
+    def _send(self, addr: tuple[str, int], raw: bytes) -> None:
+        if self.silent or self._sess is None:
+            return
+        if not self.config.allow_non_loopback and not _is_loopback(addr[0]):
+            return
+        self._sess.sendto(encrypt(raw, self._key) if self._key else raw, addr)
+
+    def _send_impaired(self, addr: tuple[str, int], raw: bytes) -> None:
+        cfg = self.config
+        if cfg.loss and self._rng.random() < cfg.loss:
+            self.stats.impaired_drops += 1
+            return
+        copies = 1
+        if cfg.dup and self._rng.random() < cfg.dup:
+            self.stats.impaired_dups += 1
+            copies = 2
+        if cfg.reorder and self._held is None and self._rng.random() < cfg.reorder:
+            self.stats.impaired_reorders += 1
+            self._held = (addr, raw)
+            self._held_handle = asyncio.get_running_loop().call_later(0.03, self._flush_held)
+            return
+        for _ in range(copies):
+            self._send(addr, raw)
+        self._flush_held()
+
+    def _flush_held(self) -> None:
+        if self._held is not None:
+            addr, raw = self._held
+            self._held = None
+            self._send(addr, raw)
+        if self._held_handle is not None:
+            self._held_handle.cancel()
+            self._held_handle = None
+
+    def _send_ack(self, addr: tuple[str, int], channel: int, index: int) -> None:
+        self.stats.acks_tx += 1
+        raw = drw_ack_packet(channel, [index])
+        if self.config.impair_acks:
+            self._send_impaired(addr, raw)
+        else:
+            self._send(addr, raw)
+
+    def _send_rdy(self, sess: _Session, copies: int) -> None:
+        raw = packet(T_P2P_RDY, self.did)
+        loop = asyncio.get_running_loop()
+        for i in range(copies):
+            if i == 0:
+                self._send(sess.addr, raw)
+            else:
+                sess.handles.append(loop.call_later(0.01 * i, self._send, sess.addr, raw))
+            self.stats.rdys_tx += 1
+
+    def _send_drw(self, sess: _Session, channel: int, payload: bytes) -> None:
+        """Queue + send application bytes on a channel, cut into <= 1024-byte DRWs."""
+        chan = sess.channel(channel, self.config.start_index)
+        now = time.monotonic()
+        for off in range(0, max(len(payload), 1), MAX_DRW_PAYLOAD):
+            chunk = payload[off : off + MAX_DRW_PAYLOAD]
+            idx = chan.next_out
+            chan.next_out = (idx + 1) & 0xFFFF
+            raw = drw_packet(channel, idx, chunk)
+            chan.inflight[idx] = _Pending(raw, now, now)
+            self.stats.drw_tx += 1
+            self._send_impaired(sess.addr, raw)
+
+    def _reply(self, sess: _Session, payload: bytes, channel: int = CH_CMD) -> None:
+        """Send a command reply after ``reply_delay`` (never in the ACK's tick)."""
+        loop = asyncio.get_running_loop()
+
+        def _go() -> None:
+            if self._sessions.get(sess.addr) is sess:
+                self._send_drw(sess, channel, payload)
+
+        sess.handles.append(loop.call_later(self.config.reply_delay, _go))
+
+    # -- receiving
+
+    def _decode(self, data: bytes) -> tuple[int, bytes] | None:
+        """Decrypt + validate framing; return (type, body) or None."""
+        if self._key:
+            data = decrypt(data, self._key)
+        if len(data) < 4 or data[0] != MAGIC:
+            self.stats.garbage_rx += 1
+            return None
+        ptype, length = data[1], struct.unpack_from(">H", data, 2)[0]
+        if len(data) < 4 + length or (self.config.strict and len(data) != 4 + length):
+            self.stats.garbage_rx += 1
+            return None
+        return ptype, data[4 : 4 + length]
+
+    def _on_discovery(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.silent:
+            return
+        decoded = self._decode(data)
+        if decoded is None:
+            return
+        ptype, _ = decoded
+        if ptype == T_LAN_SEARCH:
+            self._answer_search(addr)
+        else:
+            self.stats.stray_rx += 1
+
+    def _answer_search(self, addr: tuple[str, int]) -> None:
+        self.stats.searches += 1
+        if self._sess is None:
+            return
+        self._send(addr, packet(T_PUNCH_PKT, self.did))
+        self.stats.punch_replies += 1
+
+    def _did_matches(self, body: bytes) -> bool:
+        if len(body) < 20:
+            return False
+        # compare prefix (8), serial (4), check code (8) like the CS2 device
+        return body[:20] == self.did
+
+    def _on_session(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.silent:
+            return
+        decoded = self._decode(data)
+        if decoded is None:
+            return
+        ptype, body = decoded
+        now = time.monotonic()
+        sess = self._sessions.get(addr)
+        if sess is not None:
+            sess.last_rx = now
+            sess.alive_misses = 0
+        if ptype == T_LAN_SEARCH:
+            self._answer_search(addr)
+        elif ptype in (T_PUNCH_PKT, T_P2P_RDY):
+            self._on_punch(ptype, body, addr, sess, now)
+        elif sess is None:
+            self.stats.stray_rx += 1
+        elif ptype == T_DRW:
+            self._on_drw(sess, body)
+        elif ptype == T_DRW_ACK:
+            self._on_ack(sess, body, now)
+        elif ptype == T_ALIVE:
+            self.stats.alive_rx += 1
+            self.stats.alive_ack_tx += 1
+            self._send(addr, packet(T_ALIVE_ACK))
+        elif ptype == T_ALIVE_ACK:
+            self.stats.alive_ack_rx += 1
+        elif ptype == T_CLOSE:
+            self.stats.closes_rx += 1
+            self.stats.sessions_closed += 1
+            self._forget(sess)
+        else:
+            self.stats.stray_rx += 1
+
+    def _on_punch(
+        self, ptype: int, body: bytes, addr: tuple[str, int], sess: _Session | None, now: float
+    ) -> None:
+        if ptype == T_PUNCH_PKT:
+            self.stats.punches_rx += 1
+        else:
+            self.stats.rdys_rx += 1
+        if not self._did_matches(body) or (self.config.strict and len(body) != 20):
+            self.stats.did_mismatch += 1
+            return
+        if sess is not None:  # retry from an established client: one more RDY
+            self._send_rdy(sess, 1)
+            return
+        if len(self._sessions) >= self.config.max_clients:
+            self.stats.sessions_refused += 1
+            return
+        sess = _Session(addr=addr, created=now, last_rx=now, last_alive_tx=now)
+        sess.resolution = (self.config.width, self.config.height)
+        self._sessions[addr] = sess
+        self.stats.sessions_opened += 1
+        self._send_rdy(sess, 4)
+
+    def _on_drw(self, sess: _Session, body: bytes) -> None:
+        if len(body) < 4:
+            self.stats.garbage_rx += 1
+            return
+        marker, channel, index = struct.unpack_from(">BBH", body)
+        if channel >= 8 or (self.config.strict and marker != DRW_MARKER):
+            self.stats.garbage_rx += 1
+            return
+        self.stats.drw_rx += 1
+        self._send_ack(sess.addr, channel, index)
+        chan = sess.channel(channel)
+        diff = _sdiff(index, chan.expected_in)
+        if diff < 0 or index in chan.ooo:
+            self.stats.drw_dup_rx += 1
+            return
+        if diff > 0:
+            self.stats.drw_ooo_rx += 1
+            if len(chan.ooo) < 512:
+                chan.ooo[index] = body[4:]
+            return
+        chan.stream += body[4:]
+        chan.expected_in = (chan.expected_in + 1) & 0xFFFF
+        while chan.expected_in in chan.ooo:
+            chan.stream += chan.ooo.pop(chan.expected_in)
+            chan.expected_in = (chan.expected_in + 1) & 0xFFFF
+        self._parse_app(sess, chan)
+
+    def _on_ack(self, sess: _Session, body: bytes, now: float) -> None:
+        if len(body) < 4:
+            self.stats.garbage_rx += 1
+            return
+        marker, channel, count = struct.unpack_from(">BBH", body)
+        if marker not in (0xD1, 0xD2) or (self.config.strict and marker != DRW_MARKER):
+            self.stats.garbage_rx += 1
+            return
+        if (self.config.strict and count >= 82) or len(body) < 4 + 2 * count:
+            self.stats.garbage_rx += 1
+            return
+        self.stats.acks_rx += 1
+        chan = sess.channels.get(channel)
+        if chan is None:
+            return
+        newest: int | None = None
+        for (idx,) in struct.iter_unpack(">H", body[4 : 4 + 2 * count]):
+            if chan.inflight.pop(idx, None) is not None:
+                self.stats.acked_indices += 1
+            if newest is None or _sdiff(idx, newest) > 0:
+                newest = idx
+        if newest is None:
+            return
+        # fast retransmit: older unacked DRWs that have been out for a while
+        for idx, pend in list(chan.inflight.items())[:16]:
+            if _sdiff(idx, newest) < 0 and now - pend.sent_at > 0.1:
+                self._retransmit(sess, pend, now)
+
+    def _retransmit(self, sess: _Session, pend: _Pending, now: float) -> None:
+        pend.sent_at = now
+        pend.tries += 1
+        self.stats.drw_retx += 1
+        self._send_impaired(sess.addr, pend.raw)
+
+    def _forget(self, sess: _Session) -> None:
+        for h in sess.handles:
+            h.cancel()
+        sess.handles.clear()
+        sess.streaming = False
+        self._sessions.pop(sess.addr, None)
+
+    # -- application layers
+
+    def _parse_app(self, sess: _Session, chan: _Channel) -> None:
+        buf = chan.stream
+        while len(buf) >= 8:
+            if buf[:2] == SHIX_MAGIC:
+                (length,) = struct.unpack_from("<I", buf, 4)
+                if length > 64 * 1024:
+                    del buf[:2]
+                    continue
+                if len(buf) < 8 + length:
+                    return
+                block = bytes(buf[8 : 8 + length])
+                del buf[: 8 + length]
+                if self.config.app_layer == "shix":
+                    self._shix(sess, block)
+                else:
+                    self.stats.stray_rx += 1
+            elif buf[:2] == ILNK_MAGIC:
+                if len(buf) < 12:
+                    return
+                cmd, length, _dest = struct.unpack_from("<HHH", buf, 2)
+                if length < 4:
+                    del buf[:2]
+                    continue
+                if len(buf) < 8 + length:
+                    return
+                ticket = bytes(buf[8:12])
+                data = xq_decode(bytes(buf[12 : 8 + length]))
+                del buf[: 8 + length]
+                if self.config.app_layer == "ilnk":
+                    self._ilnk(sess, cmd, ticket, data)
+                else:
+                    self.stats.stray_rx += 1
+            else:  # resync on the next known magic
+                nxt = [p for p in (buf.find(SHIX_MAGIC, 1), buf.find(ILNK_MAGIC, 1)) if p > 0]
+                self.stats.garbage_rx += 1
+                del buf[: min(nxt) if nxt else len(buf) - 1]
+
+    # SHIX JSON (pppp.md §6.2)
+
+    def _shix_send(self, sess: _Session, obj: dict[str, Any], admin: bool = False) -> None:
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+        head = b"\x06\x0a\xa1\x80" if admin else b"\x06\x0a\xa0\x80"
+        self._reply(sess, head + struct.pack("<I", len(raw)) + raw)
+
+    def _shix(self, sess: _Session, block: bytes) -> None:
+        try:
+            req = json.loads(block.rstrip(b"\0").decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            self.stats.garbage_rx += 1
+            return
+        if not isinstance(req, dict):
+            self.stats.garbage_rx += 1
+            return
+        cmd = req.get("cmd")
+        pro = req.get("pro")
+        self.stats.commands.append(f"shix:{pro}:{cmd}")
+        if not isinstance(cmd, int):
+            self._shix_send(sess, {"cmd": cmd, "result": -1})
+            return
+        cfg = self.config
+        if req.get("user") != cfg.user:
+            result = -1
+        elif req.get("pwd") != cfg.effective_password:
+            result = -3
+        else:
+            result = 0
+        if result != 0:
+            self.stats.auth_failures += 1
+            if cmd == 100:
+                self.stats.logins_failed += 1
+            self._shix_send(sess, {"cmd": cmd, "result": result})
+            return
+        if cmd == 100:
+            self.stats.logins_ok += 1
+            sess.logged_in = True
+            self._shix_send(
+                sess,
+                {
+                    "cmd": 100,
+                    "result": 0,
+                    "admin": 1,
+                    "restrict": 0,
+                    "mode": 110,
+                    "type": 600,
+                    "checkstr": "SHIX",
+                    "cloud_key": "fakecam",
+                },
+                admin=True,
+            )
+        elif cmd == 101:
+            self._shix_send(
+                sess,
+                {
+                    "cmd": 101,
+                    "result": 0,
+                    "tz": 0,
+                    "time": int(time.time()),
+                    "icut": 0,
+                    "batValue": 100,
+                    "batStatus": 1,
+                    "sysver": "FAKECAM_PPPP_SHIX 1.0",
+                    "mcuver": "1.0.0.0",
+                    "sensor": "FAKE0640",
+                    "rotmir": 0,
+                    "signal": 100,
+                    "lamp": 0,
+                },
+            )
+        elif cmd == 111:
+            video = req.get("video")
+            if video in (1, 2):
+                size = (cfg.width, cfg.height) if video == 1 else (320, 240)
+                self._start_stream(sess, size)
+            elif video == 0:
+                self._stop_stream(sess)
+            self._shix_send(sess, {"cmd": 111, "result": 0})
+        elif cmd in (102, 106, 107, 108, 112, 113, 114, 128, 199, 300, 304, 305, 9000):
+            self._shix_send(sess, {"cmd": cmd, "result": 0})
+        elif cmd == 126:
+            self._shix_send(sess, {"cmd": 128, "result": 0})  # observed quirk (§6.2)
+        else:
+            self._shix_send(sess, {"cmd": cmd, "result": -1})
+
+    # iLnk binary (pppp.md §6.3)
+
+    def _ilnk_send(self, sess: _Session, cmd: int, data: bytes = b"", dest: int = 0) -> None:
+        """Reply: 8-byte header + 4 plain bytes (zero) + XqBytes(data)."""
+        body = b"\0\0\0\0" + xq_encode(data)
+        self._reply(sess, ILNK_MAGIC + struct.pack("<HHH", cmd, len(body), dest) + body)
+
+    def _ilnk(self, sess: _Session, cmd: int, ticket: bytes, data: bytes) -> None:
+        self.stats.commands.append(f"ilnk:{cmd:#06x}")
+        cfg = self.config
+        if cmd == 0x1020:
+            user = data[:32].split(b"\0", 1)[0].decode("utf-8", "replace")
+            pwd = data[32:160].split(b"\0", 1)[0].decode("utf-8", "replace")
+            if user == cfg.user and pwd == cfg.effective_password:
+                self.stats.logins_ok += 1
+                sess.logged_in = True
+                sess.ticket = bytes(self._rng.randrange(1, 256) for _ in range(4))
+                self._ilnk_send(sess, 0x1120, b"\0\0\0\0" + sess.ticket, dest=0x00FF)
+            else:
+                self.stats.logins_failed += 1
+                self.stats.auth_failures += 1
+                self._ilnk_send(sess, 0x1120, struct.pack("<i", -1) + bytes(4), dest=0x00FF)
+            return
+        if cfg.ilnk_require_ticket and (not sess.logged_in or ticket != sess.ticket):
+            self.stats.auth_failures += 1
+            self._ilnk_send(sess, (cmd + 0x100) & 0xFFFF, struct.pack("<i", -1))
+            return
+        if cmd == 0x1008:
+            self._ilnk_send(sess, 0x1108, self._ilnk_status(), dest=0x55AA)
+        elif cmd == 0x3018:
+            if len(data) >= 8:
+                ptype, value = struct.unpack_from("<II", data)
+                if ptype == 1:
+                    sess.resolution = (320, 240) if value == 0 else (cfg.width, cfg.height)
+            self._ilnk_send(sess, 0x3118)
+        elif cmd == 0x3010:
+            self._start_stream(sess, sess.resolution)
+            self._ilnk_send(sess, 0x3110)
+        elif cmd == 0x3011:
+            self._stop_stream(sess)
+            self._ilnk_send(sess, 0x3111)
+        elif cmd == 0x301A:
+            self.stats.snapshots += 1
+            self._ilnk_send(sess, 0x311A)
+            sess.handles.append(
+                asyncio.get_running_loop().call_later(
+                    cfg.reply_delay * 2, self._send_snapshot, sess
+                )
+            )
+        else:
+            self._ilnk_send(sess, (cmd + 0x100) & 0xFFFF)
+
+    @staticmethod
+    def _ilnk_status() -> bytes:
+        """124-byte SYSTEM_STATUS_GET reply (layout as parsed by aiopppp 0.2.3)."""
+        return struct.pack(
+            "<4s5i64s10B6s4s4s3I",
+            bytes([1, 0, 0, 1]),
+            100,
+            0,
+            0,
+            int(time.monotonic()),
+            1,
+            b"fakecam-ilnk",
+            0,
+            1,
+            1,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            1,
+            bytes.fromhex("02fa4ec0ffee"),
+            bytes([127, 0, 0, 1]),
+            bytes([255, 0, 0, 0]),
+            0,
+            0,
+            0,
+        )
+
+    # -- video
+
+    def _start_stream(self, sess: _Session, size: tuple[int, int]) -> None:
+        self.stats.stream_starts += 1
+        if self.config.restart_video_index:
+            sess.channels.pop(CH_VIDEO, None)
+        sess.resolution = size
+        if not sess.streaming:
+            sess.streaming = True
+            sess.next_frame_at = time.monotonic() + self.config.reply_delay * 2
+        if size not in self._frames:
+            w, h = size
+
+            async def _load() -> None:
+                self._frames[size] = await _frame_source(w, h, self.config.seed)
+
+            task = asyncio.get_running_loop().create_task(_load())
+            self._bg.add(task)
+            task.add_done_callback(self._bg.discard)
+
+    def _stop_stream(self, sess: _Session) -> None:
+        if sess.streaming:
+            self.stats.stream_stops += 1
+        sess.streaming = False
+
+    def _send_frame(self, sess: _Session) -> bool:
+        src = self._frames.get(sess.resolution)
+        if src is None:
+            return False
+        chan = sess.channel(CH_VIDEO, self.config.start_index)
+        jpeg = src.next_frame()
+        needed = (len(jpeg) + 32 + MAX_DRW_PAYLOAD - 1) // MAX_DRW_PAYLOAD
+        if len(chan.inflight) + needed > MAX_INFLIGHT:
+            self.stats.frames_skipped += 1
+            return False
+        header = av_header(0x03, len(jpeg), sess.frame_no, time.time())
+        sess.frame_no += 1
+        self._send_drw(sess, CH_VIDEO, header + jpeg)
+        self.sent_frames.append(jpeg)
+        self.stats.frames_sent += 1
+        return True
+
+    def _send_snapshot(self, sess: _Session) -> None:
+        if self._sessions.get(sess.addr) is sess:
+            self._send_frame(sess)
+
+    # -- timers
+
+    async def _housekeeping(self) -> None:
+        tick = 0.02
+        while True:
+            await asyncio.sleep(tick)
+            if self.silent:
+                continue
+            now = time.monotonic()
+            for sess in list(self._sessions.values()):
+                self._tick_session(sess, now)
+
+    def _tick_session(self, sess: _Session, now: float) -> None:
+        cfg = self.config
+        if now - sess.last_rx > cfg.silence_timeout:
+            _LOGGER.debug("pppp fakecam: %s silent, dropping", sess.addr)
+            self.stats.sessions_timed_out += 1
+            self._forget(sess)
+            return
+        if now - sess.last_rx >= cfg.alive_interval and now - sess.last_alive_tx >= (
+            cfg.alive_interval
+        ):
+            sess.last_alive_tx = now
+            sess.alive_misses += 1
+            self.stats.alive_tx += 1
+            self._send(sess.addr, packet(T_ALIVE))
+            if sess.alive_misses >= 2:
+                self._send_rdy(sess, 1)
+        for chan in sess.channels.values():
+            budget = 32
+            for pend in list(chan.inflight.values()):
+                if budget <= 0:
+                    break
+                rto = cfg.retransmit_timeout * (1 if pend.tries < 3 else 2)
+                if now - pend.sent_at >= rto:
+                    self._retransmit(sess, pend, now)
+                    budget -= 1
+        if sess.streaming and cfg.fps > 0 and now >= sess.next_frame_at:
+            period = 1.0 / cfg.fps
+            sess.next_frame_at = max(sess.next_frame_at + period, now - period)
+            self._send_frame(sess)
+
+
+# --- CLI -------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``python -m fakecam pppp`` options to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="discovery port")
+    parser.add_argument("--duid", default="ABCD-123456-VWXYZ", help="device id")
+    parser.add_argument("--encrypt", metavar="KEY", default=None, help="CS2 PSK, e.g. camera")
+    parser.add_argument("--app", choices=["shix", "ilnk"], default=None)
+    parser.add_argument("--user", default="admin")
+    parser.add_argument("--password", default=None, help="default: shix 6666, ilnk admin")
+    parser.add_argument("--fps", type=float, default=15.0)
+    parser.add_argument("--loss", type=float, default=0.0, help="outgoing DRW loss probability")
+    parser.add_argument("--dup", type=float, default=0.0, help="outgoing DRW duplication prob.")
+    parser.add_argument("--reorder", type=float, default=0.0, help="outgoing DRW reorder prob.")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-clients", type=int, default=1)
+    parser.add_argument("--silence-timeout", type=float, default=7.0)
+    parser.add_argument("--strict", action="store_true", help="drop sloppy datagrams")
+    parser.add_argument("--allow-non-loopback", action="store_true")
+
+
+def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
+    """Build a :class:`PpppCameraConfig` from parsed CLI arguments."""
+    return PpppCameraConfig(
+        host=args.host,
+        port=args.port,
+        duid=args.duid,
+        encrypt=args.encrypt or None,
+        app=args.app,
+        user=args.user,
+        password=args.password,
+        fps=args.fps,
+        loss=args.loss,
+        dup=args.dup,
+        reorder=args.reorder,
+        seed=args.seed,
+        max_clients=args.max_clients,
+        silence_timeout=args.silence_timeout,
+        strict=args.strict,
+        allow_non_loopback=args.allow_non_loopback,
+    )
+
+
+async def run_cli(args: argparse.Namespace) -> None:
+    """Run the camera until cancelled (Ctrl-C)."""
+    cfg = config_from_args(args)
+    if not cfg.allow_non_loopback and not _is_loopback(cfg.host):
+        raise SystemExit(f"refusing host {cfg.host}: not in 127.0.0.0/8 (--allow-non-loopback)")
+    async with PpppCamera(cfg) as cam:
+        print(
+            f"pppp camera {cfg.duid} app={cfg.app_layer} encrypt={cfg.encrypt or '-'} "
+            f"user={cfg.user} password={cfg.effective_password} "
+            f"discovery={cfg.host}:{cam.port} session={cfg.host}:{cam.session_port}",
+            flush=True,
+        )
+        await asyncio.Event().wait()
