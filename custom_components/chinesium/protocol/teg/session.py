@@ -1,0 +1,376 @@
+"""TEG (IWFCam) live session: login, live video, keep-alive, close (teg.md §4, §5, §7).
+
+One connected UDP socket carries everything. The datagram handler is the hot
+path: media packets go straight to the :class:`Reassembler` without building
+message objects; everything else goes through :func:`codec.decode_datagram`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import contextlib
+import logging
+import socket
+import time
+from typing import Any
+
+from ..errors import (
+    AuthenticationError,
+    CameraConnectionError,
+    CameraFullError,
+    CameraRejectedError,
+    CameraTimeoutError,
+    ChinesiumError,
+    MalformedPacketError,
+    SessionClosedError,
+)
+from ..model import Frame
+from ..session import CameraSession
+from .codec import (
+    AckItem,
+    AckPack,
+    Ctl,
+    Ctrl,
+    CtrlResp,
+    LoginRequest,
+    LoginResponse,
+    LoginResult,
+    MediaParams,
+    StreamMask,
+    decode_datagram,
+    validate_token,
+)
+from .reassembly import Reassembler
+
+_LOGGER = logging.getLogger(__name__)
+
+_MEDIA_PREFIX = b"2TEG\x03\x00"
+LOGIN_RETRY = 0.5
+"""Seconds between login rounds (§7.2)."""
+LOGIN_PAIR_GAP = 0.02
+"""The login request is sent twice this far apart (chinesium)."""
+LIVE_RETRY = 0.5
+"""Seconds between LIVE requests until params or media arrive (§7.3)."""
+RCVBUF = 1 << 20
+"""Receive buffer asked for (the kernel may cap it at net.core.rmem_max)."""
+_REFUSED_LIMIT = 3
+"""ICMP port-unreachable answers to login before giving up early."""
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    """Forwards socket events to the session (``datagram_received`` is bound directly)."""
+
+    def __init__(self, session: TegSession) -> None:
+        self.datagram_received = session._on_datagram  # type: ignore[method-assign]
+        self._session = session
+
+    def error_received(self, exc: Exception) -> None:
+        self._session._on_error(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._session._on_connection_lost(exc)
+
+
+class TegSession(CameraSession):
+    """A live session with one TEG camera (``info.host:info.port`` = session port).
+
+    ``credentials.password`` is the camera's 12-character login token
+    (``None`` = the no-password token ``9e8040834b3a``).
+    """
+
+    live_mask: int = StreamMask.VIDEO
+    """Streams requested with LIVE (bit 0 video, bit 1 audio; audio is received and ignored)."""
+    _transport: asyncio.DatagramTransport | None = None
+    _task: asyncio.Task[None] | None = None
+
+    def _setup(self) -> None:
+        self.link_id = 1
+        self.params: MediaParams | None = None
+        self.local_addr: tuple[str, int] | None = None
+        self._reasm = Reassembler(self.stats, track_missing=self.options.resend)
+        self._seq = 0
+        self._login: asyncio.Future[int] | None = None
+        self._live: asyncio.Future[None] | None = None
+        self._live_ok = False
+        self._refused = 0
+        self._failure: ChinesiumError | None = None
+        self._rate = 10
+        self._poll_timer: asyncio.TimerHandle | None = None
+
+    # -- CameraSession hooks --------------------------------------------------------------
+
+    async def _open(self) -> None:
+        self._setup()
+        try:
+            token = validate_token(self.credentials.password)
+        except ValueError as err:
+            raise AuthenticationError(str(err)) from err
+        loop = asyncio.get_running_loop()
+        opts = self.options
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Protocol(self),
+                local_addr=(opts.local_host, opts.local_port),
+                remote_addr=(self.info.host, self.info.port),
+            )
+        except OSError as err:
+            raise CameraConnectionError(
+                f"cannot open UDP socket to {self.info.host}:{self.info.port}: {err}"
+            ) from err
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # A frame is a burst of ~20-130 datagrams; a roomy buffer rides out loop stalls.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        ip, port = transport.get_extra_info("sockname")[:2]
+        if ip in ("0.0.0.0", ""):  # noqa: S104 - detecting an unbound address
+            ip = _route_ip(self.info.host)
+        self.local_addr = (ip, port)
+        request = LoginRequest(client_ip=ip, client_port=port, token=token).encode()
+
+        self._login = loop.create_future()
+        self.link_id = await self._retry(
+            self._login,
+            lambda: self._send_pair(request),
+            LOGIN_RETRY,
+            f"no login answer from {self.info.host}:{self.info.port}",
+        )
+        live = Ctrl.live(self.link_id, self.live_mask).encode()
+        self._live = loop.create_future()
+        if self._live_ok:
+            self._live.set_result(None)
+        await self._retry(
+            self._live,
+            lambda: self._send(live),
+            LIVE_RETRY,
+            "camera accepted the login but sent no video",
+        )
+        self._task = loop.create_task(self._keepalive(), name="teg-keepalive")
+
+    async def _close(self) -> None:
+        timer, self._poll_timer = getattr(self, "_poll_timer", None), None
+        if timer is not None:
+            timer.cancel()
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        transport, self._transport = self._transport, None
+        if transport is None or transport.is_closing():
+            return
+        login = self._login
+        if (
+            login is not None
+            and login.done()
+            and not login.cancelled()
+            and login.exception() is None
+        ):
+            # Stop video twice 15 ms apart, then CLOSE twice 10 ms apart (§7.6).
+            stop = Ctrl.live(self.link_id, StreamMask.NONE).encode()
+            bye = Ctrl.close(self.link_id).encode()
+            with contextlib.suppress(OSError):
+                transport.sendto(stop)
+                await asyncio.sleep(0.015)
+                transport.sendto(stop)
+                transport.sendto(bye)
+                await asyncio.sleep(0.01)
+                transport.sendto(bye)
+        transport.close()
+
+    # -- open helpers ---------------------------------------------------------------------
+
+    async def _retry[T](
+        self, fut: asyncio.Future[T], send: Callable[[], None], interval: float, what: str
+    ) -> T:
+        """Call ``send()`` every ``interval`` s until ``fut`` resolves or connect_timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.connect_timeout
+        while not fut.done():
+            if self._failure is not None:
+                raise self._failure
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise CameraTimeoutError(what)
+            send()
+            await asyncio.wait([fut], timeout=min(interval, remaining))
+        if self._failure is not None:
+            raise self._failure
+        return fut.result()
+
+    def _send_pair(self, data: bytes) -> None:
+        self._send(data)
+        asyncio.get_running_loop().call_later(LOGIN_PAIR_GAP, self._send, data)
+
+    def _send(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            try:
+                transport.sendto(data)
+            except OSError as err:  # pragma: no cover - depends on the OS
+                _LOGGER.debug("send failed: %s", err)
+
+    # -- keep-alive and silence watchdog ------------------------------------------------
+
+    async def _keepalive(self) -> None:
+        """Send keep-alives and watch for a silent camera (one task per session).
+
+        Keep-alive = the vendor's ctl-2 heartbeat *and* a repeated LIVE request.
+        Any datagram resets the camera's 6 s timer (§5.7), but only the LIVE
+        re-send is confirmed on real TEG cameras (chinesium streams for hours
+        re-sending LIVE every 2 s; Delphi does the same); the heartbeat is what
+        the vendor client sends and carries our receive rate. LIVE also re-arms
+        video if the camera ever lost our stream mask. Both are tiny.
+        """
+        loop = asyncio.get_running_loop()
+        opts = self.options
+        tick = max(0.02, min(0.5, opts.keepalive_interval, opts.silence_timeout / 4))
+        stats = self.stats
+        seen = stats.packets
+        last_rx = last_ka = loop.time()
+        frames_at_ka = stats.frames_ok
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            if stats.packets != seen:
+                seen = stats.packets
+                last_rx = now
+            elif now - last_rx >= opts.silence_timeout:
+                self._fail(CameraTimeoutError(f"camera silent for {now - last_rx:.1f} s"))
+                return
+            if now - last_ka >= opts.keepalive_interval:
+                fps = (stats.frames_ok - frames_at_ka) / (now - last_ka)
+                self._rate = max(1, min(255, round(fps)))
+                frames_at_ka = stats.frames_ok
+                last_ka = now
+                self._send(Ctrl.heartbeat(self.link_id, self._rate).encode())
+                self._send(Ctrl.live(self.link_id, self.live_mask).encode())
+
+    def _fail(self, err: ChinesiumError) -> None:
+        """End the session because of ``err`` (camera/network side)."""
+        if self._failure is None:
+            self._failure = err
+        for fut in (self._login, self._live):
+            if fut is not None and not fut.done():
+                fut.set_exception(err)
+                fut.exception()  # retrieved: _retry raises self._failure itself
+        if self._started:
+            _LOGGER.debug("TEG session %s lost: %s", self.info.uid, err)
+            self._lost(err)
+            task = self._task
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()  # awaited by _close
+
+    # -- datagram handling ------------------------------------------------------------
+
+    def _on_datagram(self, data: bytes, addr: Any) -> None:
+        if self._failure is not None:
+            return  # the session is over; only close() remains
+        stats = self.stats
+        stats.packets += 1
+        if data.startswith(_MEDIA_PREFIX):
+            if not self._live_ok:
+                self._media_started(data)
+            reasm = self._reasm
+            got = reasm.feed(data)
+            if reasm.naks:
+                self._send_naks()
+            if got is not None:
+                self._deliver(got)
+            if reasm.held_count and self._poll_timer is None:
+                self._poll_timer = asyncio.get_running_loop().call_later(reasm.nak_wait, self._poll)
+            return
+        try:
+            msg = decode_datagram(data)
+        except MalformedPacketError:
+            stats.malformed += 1
+            return
+        kind = type(msg)
+        if kind is LoginResponse:
+            assert isinstance(msg, LoginResponse)
+            self._on_login(msg)
+        elif kind is CtrlResp:
+            assert isinstance(msg, CtrlResp)
+            if msg.ctl == Ctl.LIVE and msg.params is not None:
+                self.params = msg.params
+                if msg.sub & StreamMask.VIDEO:
+                    self._set_live()
+        elif kind is Ctrl:
+            assert isinstance(msg, Ctrl)
+            if msg.ctl == Ctl.CLOSE:
+                self._fail(SessionClosedError("camera closed the session"))
+        # camera heartbeats, device messages, search replies: nothing to do
+
+    def _deliver(self, frames: list[tuple[bytes, int, int]]) -> None:
+        for jpeg, width, height in frames:
+            self._seq += 1
+            self._deliver_frame(Frame(jpeg, width, height, time.time(), self._seq))
+
+    def _poll(self) -> None:
+        """Release frames held back behind a frame that waits for resends."""
+        self._poll_timer = None
+        reasm = self._reasm
+        got = reasm.poll()
+        if got is not None and self._failure is None:
+            self._deliver(got)
+        if reasm.held_count and self._transport is not None:
+            self._poll_timer = asyncio.get_running_loop().call_later(reasm.nak_wait, self._poll)
+
+    def _media_started(self, data: bytes) -> None:
+        login = self._login
+        if login is not None and not login.done() and len(data) >= 12:
+            # Media before LOGIN_RESP: the login worked; take the link id from it.
+            login.set_result(int.from_bytes(data[8:12], "little") or 1)
+        self._set_live()
+
+    def _set_live(self) -> None:
+        self._live_ok = True
+        live = self._live
+        if live is not None and not live.done():
+            live.set_result(None)
+
+    def _on_login(self, msg: LoginResponse) -> None:
+        login = self._login
+        if login is None or login.done():
+            return
+        if msg.ok:
+            login.set_result(msg.link_id)
+        elif msg.result == LoginResult.WRONG_PASSWORD:
+            self._fail(AuthenticationError("camera rejected the password token"))
+        elif msg.result == LoginResult.FULL:
+            self._fail(CameraFullError("camera has no free client slot"))
+        else:
+            self._fail(CameraRejectedError(f"camera refused the login (result {msg.result})"))
+
+    def _send_naks(self) -> None:
+        reasm = self._reasm
+        items = [AckItem.missing(fid, idx) for fid, idx in reasm.naks[:255]]
+        reasm.naks.clear()
+        self.stats.resend_requests += len(items)
+        self._send(AckPack(self.link_id, tuple(items), self._rate).encode())
+
+    def _on_error(self, exc: Exception) -> None:
+        if isinstance(exc, ConnectionRefusedError):
+            self._refused += 1
+            if self._started:
+                self._fail(CameraConnectionError("camera port unreachable"))
+            elif self._refused >= _REFUSED_LIMIT and self.stats.packets == 0:
+                self._fail(CameraTimeoutError("camera session port unreachable"))
+            return
+        _LOGGER.debug("TEG socket error: %s", exc)
+
+    def _on_connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self._fail(CameraConnectionError(f"socket closed: {exc}"))
+
+
+def _route_ip(host: str) -> str:
+    """Local IP the OS would use to reach ``host`` (a connected UDP socket's address)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect((host, 9))
+            return str(sock.getsockname()[0])
+        except OSError:
+            return "0.0.0.0"  # noqa: S104 - no route; the camera will refuse (result 1)

@@ -1,0 +1,1 @@
+"""Independently written protocol peers used to test the client library."""
