@@ -28,7 +28,7 @@ from custom_components.chinesium.protocol import (
     open_session,
 )
 from custom_components.chinesium.protocol.jpeg import jpeg_size, looks_like_jpeg
-from custom_components.chinesium.protocol.teg.codec import SearchResponse, StreamMask
+from custom_components.chinesium.protocol.teg.codec import Ctrl, SearchResponse, StreamMask
 from custom_components.chinesium.protocol.teg.discovery import discover_teg
 from custom_components.chinesium.protocol.teg.session import TegSession
 from fakecam.teg import TegCamera, TegCameraConfig
@@ -432,3 +432,21 @@ async def test_no_lingering_tasks(make_cam: CamFactory) -> None:
     assert set(asyncio.all_tasks()) - before == set()
     with contextlib.suppress(Exception):
         await session.close()  # idempotent
+
+
+async def test_close_for_another_link_id_is_ignored(make_cam: CamFactory) -> None:
+    # A late CLOSE from an older session (different link id) must not end this one.
+    cam = await make_cam()
+    session = await open_session(info_of(cam), None, OPTS)
+    try:
+        assert isinstance(session, TegSession)
+        addr = ("127.0.0.1", cam.session_port)
+        session._on_datagram(Ctrl.close(session.link_id + 1).encode(), addr)
+        await collect(session, 3)
+        assert session.connected
+        session._on_datagram(Ctrl.close(session.link_id).encode(), addr)
+        with pytest.raises(SessionClosedError):
+            async with asyncio.timeout(1.0):
+                await session.wait_closed()
+    finally:
+        await session.close()

@@ -299,7 +299,9 @@ class TegSession(CameraSession):
                     self._set_live()
         elif kind is Ctrl:
             assert isinstance(msg, Ctrl)
-            if msg.ctl == Ctl.CLOSE:
+            # A late CLOSE addressed to an older session (other link id) must not
+            # end this one.
+            if msg.ctl == Ctl.CLOSE and msg.link_id == self.link_id:
                 self._fail(SessionClosedError("camera closed the session"))
         # camera heartbeats, device messages, search replies: nothing to do
 
