@@ -12,6 +12,20 @@ Usage::
 
     async with TegCamera(TegCameraConfig(host="127.0.0.1")) as cam:
         print(cam.discovery_port, cam.session_port)
+
+Choices where teg.md leaves latitude:
+
+* LOGIN_RESP goes to the login's source address; the params CTRL_RESP, media,
+  heartbeats and CLOSE go to the announced address (offsets 28/26, or 20/24
+  when non-zero). An announced address outside 127.0.0.0/8 gets result 1.
+* Link id = lowest free value from ``link_id_base`` (1): the first client gets 1.
+  After :meth:`TegCamera.reboot` no session exists, so stale link ids are ignored.
+* One shared frame-id counter per camera (audio and video), reset on reboot.
+* Timeouts are checked every ``min(0.25, stream_timeout/8, heartbeat/4)`` s;
+  while ``silent`` nothing is checked, so quiet clients are dropped (with
+  CLOSE) as soon as the camera speaks again.
+* The loop clock drives everything: under a frozen clock (freezegun) no frame,
+  heartbeat or timeout fires, and a jump >= ``stream_timeout`` drops clients.
 """
 
 from __future__ import annotations
