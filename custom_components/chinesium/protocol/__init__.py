@@ -44,8 +44,8 @@ __all__ = [
     "SessionOptions",
     "SessionStats",
     "UnsupportedCameraError",
-    "discover",
     "create_session",
+    "discover",
     "open_session",
 ]
 

@@ -49,8 +49,7 @@ async def discover(
 
         jobs.append(
             discover_teg(
-                [parse_target(h, teg_port) for h in hosts]
-                + [(b, teg_port) for b in bcast],
+                [parse_target(h, teg_port) for h in hosts] + [(b, teg_port) for b in bcast],
                 timeout=timeout,
                 bind_host=bind_host,
                 allow_broadcast=bool(bcast),
@@ -61,8 +60,7 @@ async def discover(
 
         jobs.append(
             discover_pppp(
-                [parse_target(h, pppp_port) for h in hosts]
-                + [(b, pppp_port) for b in bcast],
+                [parse_target(h, pppp_port) for h in hosts] + [(b, pppp_port) for b in bcast],
                 timeout=timeout,
                 bind_host=bind_host,
                 allow_broadcast=bool(bcast),

@@ -137,9 +137,9 @@ class CameraSession(ABC):
         """Return the latest frame if younger than ``max_age`` s, else the next one."""
         frame = self.latest_frame
         loop = asyncio.get_running_loop()
-        if frame is not None and self._latest_at is not None:
-            if loop.time() - self._latest_at <= max_age:
-                return frame
+        latest_at = self._latest_at
+        if frame is not None and latest_at is not None and loop.time() - latest_at <= max_age:
+            return frame
         return await self.next_frame(timeout)
 
     async def frames(self) -> AsyncIterator[Frame]:

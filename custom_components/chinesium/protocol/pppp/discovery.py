@@ -160,7 +160,7 @@ class _SearchProtocol(asyncio.DatagramProtocol):
 async def discover_pppp(
     targets: list[tuple[str, int]],
     *,
-    timeout: float,  # noqa: ASYNC109 - shared discovery signature
+    timeout: float,
     bind_host: str = "0.0.0.0",  # noqa: S104
     allow_broadcast: bool = False,
     keys: Iterable[str] = SEARCH_KEYS,

@@ -64,7 +64,7 @@ class _SearchProtocol(asyncio.DatagramProtocol):
 async def discover_teg(
     targets: list[tuple[str, int]],
     *,
-    timeout: float,  # noqa: ASYNC109 - a collection window, not a deadline
+    timeout: float,
     bind_host: str = "0.0.0.0",  # noqa: S104 - replies may come from any LAN address
     allow_broadcast: bool = False,
 ) -> list[CameraInfo]:

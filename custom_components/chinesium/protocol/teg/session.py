@@ -97,6 +97,7 @@ class TegSession(CameraSession):
         self._failure: ChinesiumError | None = None
         self._rate = 10
         self._poll_timer: asyncio.TimerHandle | None = None
+        self._pair_timer: asyncio.TimerHandle | None = None
 
     # -- CameraSession hooks --------------------------------------------------------------
 
@@ -150,9 +151,11 @@ class TegSession(CameraSession):
         self._task = loop.create_task(self._keepalive(), name="teg-keepalive")
 
     async def _close(self) -> None:
-        timer, self._poll_timer = getattr(self, "_poll_timer", None), None
-        if timer is not None:
-            timer.cancel()
+        for name in ("_poll_timer", "_pair_timer"):
+            timer = getattr(self, name, None)
+            setattr(self, name, None)
+            if timer is not None:
+                timer.cancel()
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -202,7 +205,9 @@ class TegSession(CameraSession):
 
     def _send_pair(self, data: bytes) -> None:
         self._send(data)
-        asyncio.get_running_loop().call_later(LOGIN_PAIR_GAP, self._send, data)
+        if self._pair_timer is not None:
+            self._pair_timer.cancel()
+        self._pair_timer = asyncio.get_running_loop().call_later(LOGIN_PAIR_GAP, self._send, data)
 
     def _send(self, data: bytes) -> None:
         transport = self._transport

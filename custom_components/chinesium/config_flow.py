@@ -1,0 +1,325 @@
+"""Config flow: scan / manual, DHCP and background discovery, credentials, reauth, reconfigure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
+from homeassistant.helpers.selector import (
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
+from homeassistant.helpers.typing import DiscoveryInfoType
+import voluptuous as vol
+
+from . import const
+from .const import CREDENTIAL_FIELDS, DOMAIN, FAMILY_LABELS
+from .discovery import async_discover, async_scan
+from .protocol import (
+    AuthenticationError,
+    CameraFullError,
+    CameraInfo,
+    ChinesiumError,
+    Credentials,
+    Family,
+    UnsupportedCameraError,
+    open_session,
+)
+
+CONF_CAMERA = "camera"
+
+MANUAL_SCHEMA = vol.Schema({vol.Required(CONF_HOST): str})
+_PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+
+def camera_title(info: CameraInfo) -> str:
+    """Default entry title / device name for a camera."""
+    return info.name or f"{FAMILY_LABELS[info.family]} {info.uid}"
+
+
+def camera_label(info: CameraInfo) -> str:
+    """One line describing a discovered camera in the scan list."""
+    kind = "/".join(part for part in (FAMILY_LABELS[info.family], info.app_layer) if part)
+    label = f"{kind} {info.uid} ({info.host})"
+    return label if info.supported else f"{label} [unsupported]"
+
+
+def credentials_schema(family: Family, *, password_required: bool) -> vol.Schema:
+    """The credential fields a family needs (TEG: token; PPPP: username + password)."""
+    fields: dict[Any, Any] = {}
+    for name in CREDENTIAL_FIELDS[family]:
+        if name == CONF_PASSWORD:
+            key = vol.Required(name) if password_required else vol.Optional(name)
+            fields[key] = _PASSWORD_SELECTOR
+        else:
+            fields[vol.Optional(name)] = str
+    return vol.Schema(fields)
+
+
+def credentials_from_input(user_input: Mapping[str, Any]) -> Credentials:
+    """Credentials from form input; empty fields mean "use the default"."""
+    return Credentials(
+        username=(user_input.get(CONF_USERNAME) or "").strip() or None,
+        password=(user_input.get(CONF_PASSWORD) or "").strip() or None,
+    )
+
+
+def entry_data(info: CameraInfo, credentials: Credentials) -> dict[str, Any]:
+    """Config entry data: the camera description plus its credentials."""
+    return {
+        **info.as_dict(),
+        CONF_USERNAME: credentials.username,
+        CONF_PASSWORD: credentials.password,
+    }
+
+
+async def async_probe(info: CameraInfo, credentials: Credentials) -> str | None:
+    """Open and close a session; return a form error key or ``None`` on success."""
+    try:
+        session = await open_session(info, credentials, const.SESSION_OPTIONS)
+    except AuthenticationError:
+        return "invalid_auth"
+    except CameraFullError:
+        return "camera_full"
+    except UnsupportedCameraError:
+        return "unsupported"
+    except ChinesiumError:
+        return "cannot_connect"
+    await session.close()
+    return None
+
+
+class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a camera: scan, manual host, DHCP or background discovery."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Initialise the flow."""
+        self._discovered: dict[str, CameraInfo] = {}
+        self._info: CameraInfo | None = None
+
+    # -- user: menu, scan, manual -------------------------------------------------
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Offer a LAN scan or a manual host."""
+        return self.async_show_menu(step_id="user", menu_options=["scan", "manual"])
+
+    async def async_step_scan(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """List cameras found on the LAN that are not configured yet."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            info = self._discovered[user_input[CONF_CAMERA]]
+            await self.async_set_unique_id(info.uid, raise_on_progress=False)
+            self._abort_if_unique_id_configured(
+                updates={CONF_HOST: info.host, CONF_PORT: info.port}
+            )
+            result = await self._async_connect(info)
+            if not isinstance(result, str):
+                return result
+            errors["base"] = result
+        else:
+            configured = self._async_current_ids(include_ignore=False)
+            self._discovered = {
+                info.uid: info for info in await async_scan(self.hass) if info.uid not in configured
+            }
+            if not self._discovered:
+                return self.async_abort(reason="no_devices_found")
+        options = {uid: camera_label(info) for uid, info in self._discovered.items()}
+        return self.async_show_form(
+            step_id="scan",
+            data_schema=vol.Schema({vol.Required(CONF_CAMERA): vol.In(options)}),
+            errors=errors,
+        )
+
+    async def async_step_manual(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Find the camera at a host (``host`` or ``host:port``)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            info = await self._async_find(user_input[CONF_HOST])
+            if info is None:
+                errors["base"] = "cannot_connect"
+            else:
+                await self.async_set_unique_id(info.uid, raise_on_progress=False)
+                self._abort_if_unique_id_configured(
+                    updates={CONF_HOST: info.host, CONF_PORT: info.port}
+                )
+                result = await self._async_connect(info)
+                if not isinstance(result, str):
+                    return result
+                errors["base"] = result
+        return self.async_show_form(
+            step_id="manual",
+            data_schema=self.add_suggested_values_to_schema(MANUAL_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    async def async_step_credentials(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the password/token (and username) the camera wants."""
+        info = self._info
+        assert info is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            credentials = credentials_from_input(user_input)
+            error = await async_probe(info, credentials)
+            if error is None:
+                return self._async_create(info, credentials)
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="credentials",
+            data_schema=credentials_schema(info.family, password_required=True),
+            errors=errors,
+            description_placeholders=self._placeholders(info),
+        )
+
+    # -- discovery: DHCP and background scan ----------------------------------------
+
+    async def async_step_dhcp(self, discovery_info: DhcpServiceInfo) -> ConfigFlowResult:
+        """A device named ``rtthread*`` got an address: ask it who it is."""
+        info = await self._async_find(discovery_info.ip)
+        if info is None:
+            return self.async_abort(reason="no_devices_found")
+        return await self._async_discovered(info)
+
+    async def async_step_integration_discovery(
+        self, discovery_info: DiscoveryInfoType
+    ) -> ConfigFlowResult:
+        """A camera found by the background scan."""
+        return await self._async_discovered(CameraInfo.from_dict(dict(discovery_info)))
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm adding a discovered camera."""
+        info = self._info
+        assert info is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            result = await self._async_connect(info)
+            if not isinstance(result, str):
+                return result
+            errors["base"] = result
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            errors=errors,
+            description_placeholders=self._placeholders(info),
+        )
+
+    # -- reauth and reconfigure ---------------------------------------------------------
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The camera rejected the stored credentials."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new credentials and check them."""
+        entry = self._get_reauth_entry()
+        info = CameraInfo.from_dict(dict(entry.data))
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            credentials = credentials_from_input(user_input)
+            error = await async_probe(info, credentials)
+            if error is None:
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={
+                        CONF_USERNAME: credentials.username,
+                        CONF_PASSWORD: credentials.password,
+                    },
+                )
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=credentials_schema(info.family, password_required=True),
+            errors=errors,
+            description_placeholders=self._placeholders(info, entry.title),
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the host and/or credentials of a configured camera."""
+        entry = self._get_reconfigure_entry()
+        old = CameraInfo.from_dict(dict(entry.data))
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            info = await self._async_find(user_input[CONF_HOST], prefer_uid=old.uid)
+            if info is None:
+                errors["base"] = "cannot_connect"
+            else:
+                await self.async_set_unique_id(info.uid)
+                self._abort_if_unique_id_mismatch(reason="wrong_device")
+                credentials = credentials_from_input(user_input)
+                error = await async_probe(info, credentials)
+                if error is None:
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates=entry_data(info, credentials)
+                    )
+                errors["base"] = error
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_HOST): str,
+                **credentials_schema(old.family, password_required=False).schema,
+            }
+        )
+        suggested = user_input or {
+            CONF_HOST: old.host,
+            CONF_USERNAME: entry.data.get(CONF_USERNAME),
+            CONF_PASSWORD: entry.data.get(CONF_PASSWORD),
+        }
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+            description_placeholders=self._placeholders(old, entry.title),
+        )
+
+    # -- helpers ----------------------------------------------------------------------
+
+    async def _async_find(self, host: str, prefer_uid: str | None = None) -> CameraInfo | None:
+        """Unicast-discover ``host`` (``host`` or ``host:port``)."""
+        found = await async_discover(self.hass, [host.strip()])
+        if not found:
+            return None
+        for info in found:
+            if info.uid == prefer_uid:
+                return info
+        return next((info for info in found if info.supported), found[0])
+
+    async def _async_discovered(self, info: CameraInfo) -> ConfigFlowResult:
+        """Common tail of the discovery steps: dedupe, update a moved camera, confirm."""
+        await self.async_set_unique_id(info.uid)
+        self._abort_if_unique_id_configured(updates={CONF_HOST: info.host, CONF_PORT: info.port})
+        self._info = info
+        self.context["title_placeholders"] = {"name": camera_title(info), "host": info.host}
+        return await self.async_step_discovery_confirm()
+
+    async def _async_connect(self, info: CameraInfo) -> ConfigFlowResult | str:
+        """Probe with default credentials: create the entry, ask for credentials, or an error."""
+        self._info = info
+        error = await async_probe(info, Credentials())
+        if error is None:
+            return self._async_create(info, Credentials())
+        if error == "invalid_auth":
+            return await self.async_step_credentials()
+        return error
+
+    def _async_create(self, info: CameraInfo, credentials: Credentials) -> ConfigFlowResult:
+        return self.async_create_entry(title=camera_title(info), data=entry_data(info, credentials))
+
+    @staticmethod
+    def _placeholders(info: CameraInfo, name: str | None = None) -> dict[str, str]:
+        return {
+            "name": name or camera_title(info),
+            "uid": info.uid,
+            "host": info.host,
+            "family": FAMILY_LABELS[info.family],
+        }

@@ -1,0 +1,469 @@
+"""Drive a real Home Assistant in Chromium through the chinesium user journey.
+
+Run by ``scripts/e2e`` with the Playwright venv (``.cache/e2e-venv``); it expects HA
+and the emulated cameras to be started already. Every step asserts and saves a
+screenshot into ``docs/screenshots/``; any failure exits non-zero and leaves a
+``failure-*.png`` in the work directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import json
+import os
+from pathlib import Path
+import re
+import signal
+import sys
+import time
+from typing import Any
+
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hahttp
+
+T0 = time.monotonic()
+UI_TIMEOUT_MS = 30_000
+expect.set_options(timeout=UI_TIMEOUT_MS)
+# The device is named after the camera; the connectivity sensor's state text in the UI:
+CONNECTED, DISCONNECTED = "Connected", "Disconnected"
+HASS_JS = "document.querySelector('home-assistant').hass"
+
+
+def log(msg: str) -> None:
+    """Print a timestamped progress line."""
+    print(f"[driver {time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+
+
+def poll(what: str, fn: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
+    """Call ``fn`` until it returns something truthy; raise AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+class Journey:
+    """The user journey, one method per step; state shared through attributes."""
+
+    def __init__(self, args: argparse.Namespace, browser: Browser, tokens: dict[str, Any]) -> None:
+        self.args = args
+        self.base: str = args.url
+        self.shots = Path(args.shots)
+        self.work = Path(args.work)
+        self.cams: list[dict[str, Any]] = json.loads(args.cams)
+        translations = json.loads(Path(args.translations).read_text())
+        self.tr: dict[str, Any] = translations["config"]
+        self.entity_tr: dict[str, Any] = translations["entity"]
+        self.blocked: list[str] = []
+        self.page_errors: list[str] = []
+        ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+        # Log in by handing the frontend the tokens from HTTP onboarding.
+        ctx.add_init_script(
+            f"window.localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))});"
+        )
+        # Network rule: the page may only talk to HA on loopback (brand icons etc. are
+        # requested from the internet by HA's frontend; they are refused here).
+        ctx.route("**/*", self._route)
+        self.page: Page = ctx.new_page()
+        self.page.set_default_timeout(UI_TIMEOUT_MS)
+        self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        self.entry_id = ""
+        self.device_id = ""
+        self.camera_id = ""
+        self.sensor_id = ""
+        self.cam = self.cams[0]
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _route(self, route: Any) -> None:
+        url: str = route.request.url
+        if url.startswith((self.base + "/", "data:", "blob:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def shot(self, name: str, target: Page | Locator | None = None) -> None:
+        """Save a screenshot into docs/screenshots/."""
+        path = self.shots / name
+        (target or self.page).screenshot(path=str(path))
+        log(f"  screenshot {path.name}")
+
+    def goto(self, path: str) -> None:
+        """Navigate and wait until the frontend is connected to HA."""
+        log(f"  goto {path}")
+        self.page.goto(self.base + path)
+        self.page.wait_for_function(
+            "() => { const h = document.querySelector('home-assistant');"
+            " return h && h.hass && h.hass.connected && h.hass.states; }",
+            timeout=60_000,
+        )
+
+    def ws(self, msg: dict[str, Any]) -> Any:
+        """Send a websocket command through the frontend's own connection."""
+        return self.page.evaluate(f"m => {HASS_JS}.callWS(m)", msg)
+
+    def state(self, entity_id: str) -> str | None:
+        """Current state of an entity as the frontend sees it."""
+        return self.page.evaluate(
+            f"e => {{ const s = {HASS_JS}.states[e]; return s ? s.state : null; }}", entity_id
+        )
+
+    def sensor_row(self) -> Locator:
+        """The connectivity sensor's row on the device page (state text is slotted in)."""
+        name = self.tr_entity_name()
+        return self.page.locator("hui-generic-entity-row", has_text=name)
+
+    def tr_entity_name(self) -> str:
+        """Translated name of the connectivity sensor."""
+        return str(self.entity_tr["binary_sensor"]["connection"]["name"])
+
+    def flow_dialog(self) -> Locator:
+        """The config-flow dialog."""
+        return self.page.locator("dialog-data-entry-flow")
+
+    def remove_onboarding_entries(self) -> None:
+        """Delete the entries onboarding adds (google_translate fails without its package)."""
+        for entry in self.ws({"type": "config_entries/get"}):
+            if entry["domain"] in {"google_translate", "shopping_list", "met", "radio_browser"}:
+                self.page.evaluate(
+                    f"i => {HASS_JS}.callApi('DELETE', 'config/config_entries/entry/' + i)",
+                    entry["entry_id"],
+                )
+                log(f"  removed onboarding entry {entry['domain']}")
+
+    def start_chinesium_flow(self, screenshot: str | None) -> None:
+        """Integrations dashboard → Add integration → search "Chinesium" → pick it."""
+        self.goto("/config/integrations/dashboard")
+        if screenshot:  # first visit: tidy the dashboard for the screenshots
+            self.remove_onboarding_entries()
+        self.page.get_by_text("Add integration", exact=True).click()
+        dialog = self.page.locator("dialog-add-integration")
+        # The brand list fills in after the descriptions and titles are fetched.
+        expect(dialog.locator("ha-integration-list-item").first).to_be_attached()
+        dialog.locator("search-input input").fill("Chinesium")
+        item = dialog.locator("ha-integration-list-item", has_text="Chinesium")
+        expect(item).to_have_count(1)
+        expect(item).to_be_visible()
+        if screenshot:
+            self.shot(screenshot)
+        item.click()
+        menu = self.tr["step"]["user"]["menu_options"]
+        expect(self.flow_dialog().get_by_text(menu["scan"])).to_be_visible()
+        expect(self.flow_dialog().get_by_text(menu["manual"])).to_be_visible()
+
+    def submit(self) -> None:
+        """Press the flow dialog's Submit button."""
+        self.flow_dialog().get_by_role("button", name="Submit").click()
+
+    # -- steps -------------------------------------------------------------------
+
+    def step1_add_by_scan(self) -> None:
+        """Add integration → Chinesium → Scan → pick a camera → entry created."""
+        self.start_chinesium_flow("01-add-integration.png")
+        dialog = self.flow_dialog()
+        host = self.cam["host"]
+        if self.args.add_by == "manual":  # debugging aid only: skips the scan
+            log(f"  --add-by manual: adding {host} by address instead of scanning")
+            dialog.get_by_text(self.tr["step"]["user"]["menu_options"]["manual"]).click()
+            dialog.get_by_label(self.tr["step"]["manual"]["data"]["host"]).fill(host)
+        else:
+            dialog.get_by_text(self.tr["step"]["user"]["menu_options"]["scan"]).click()
+            log("  scanning")
+            no_devices = dialog.get_by_text(self.tr["abort"]["no_devices_found"])
+            expect(
+                dialog.get_by_text(self.tr["step"]["scan"]["title"]).or_(no_devices)
+            ).to_be_visible()
+            assert not no_devices.is_visible(), "the scan found no cameras"
+            # Every emulated camera must be offered; options read "<family> <uid> (<host>)".
+            for cam in self.cams:
+                expect(dialog.get_by_text(f"({cam['host']})")).to_have_count(1)
+            option = dialog.get_by_text(f"({host})")
+            if option.is_visible():  # short lists are radio buttons
+                option.click()
+            else:  # longer lists are a drop-down
+                dialog.locator("ha-select, ha-combo-box").first.click()
+                self.page.get_by_role("option", name=re.compile(re.escape(f"({host})"))).click()
+            self.shot("02-scan-pick.png")
+        self.submit()
+        cred_title = self.tr["step"]["credentials"]["title"]
+        done = dialog.locator("step-flow-create-entry")
+        expect(done.or_(dialog.get_by_text(cred_title))).to_be_visible()
+        assert not dialog.get_by_text(cred_title).is_visible(), (
+            f"camera {host} asked for credentials although the emulator runs without a password"
+        )
+        self.shot("03-entry-created.png")
+        entries = poll(
+            "a loaded chinesium config entry",
+            lambda: [
+                e
+                for e in self.ws({"type": "config_entries/get", "domain": "chinesium"})
+                if e["state"] == "loaded"
+            ],
+            20,
+        )
+        assert len(entries) == 1, entries
+        self.entry_id = entries[0]["entry_id"]
+        done.get_by_role("button", name="Finish").click()
+        expect(done).to_be_hidden()
+        regs = [
+            e
+            for e in self.ws({"type": "config/entity_registry/list"})
+            if e["config_entry_id"] == self.entry_id
+        ]
+        by_domain = {e["entity_id"].split(".")[0]: e for e in regs}
+        assert {"camera", "binary_sensor"} <= by_domain.keys(), [e["entity_id"] for e in regs]
+        self.camera_id = by_domain["camera"]["entity_id"]
+        self.sensor_id = by_domain["binary_sensor"]["entity_id"]
+        self.device_id = by_domain["camera"]["device_id"]
+        log(f"  entry {entries[0]['title']!r}: {self.camera_id}, {self.sensor_id}")
+
+    def step2_camera_live(self) -> None:
+        """The camera's more-info dialog shows a live picture that changes."""
+        self.goto(f"/config/devices/device/{self.device_id}")
+        state = poll(
+            f"{self.camera_id} to be available",
+            lambda: (
+                (st := self.state(self.camera_id)) not in (None, "unavailable", "unknown") and st
+            ),
+            20,
+        )
+        log(f"  {self.camera_id} is {state}")
+        # Open more-info the way the UI does (the device page lists the camera row).
+        row = self.page.locator("ha-device-entities-card, ha-card").get_by_text(
+            self.page.evaluate(
+                f"e => {HASS_JS}.states[e].attributes.friendly_name", self.camera_id
+            ),
+            exact=True,
+        )
+        if row.count():
+            row.first.click()
+        else:
+            log("  camera row not found on the device page; opening more-info by event")
+            self.page.evaluate(
+                "e => document.querySelector('home-assistant').dispatchEvent(new CustomEvent("
+                "'hass-more-info', {detail: {entityId: e}, bubbles: true, composed: true}))",
+                self.camera_id,
+            )
+        dialog = self.page.locator("ha-more-info-dialog")
+        img = dialog.locator("ha-camera-stream img")
+        expect(img).to_be_visible()
+        poll(
+            "the camera <img> to load a picture",
+            lambda: img.evaluate("i => i.complete && i.naturalWidth > 0"),
+            15,
+        )
+        size = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+        src = img.get_attribute("src") or ""
+        log(f"  live image {size[0]}x{size[1]} from {src.split('?')[0]}")
+        first = img.screenshot()
+        self.shot("04-camera-live.png")
+        second = poll(
+            "the live picture to change",
+            lambda: (b := img.screenshot()) != first and b,
+            10,
+            interval=0.5,
+        )
+        assert first != second
+        self.page.keyboard.press("Escape")
+        expect(img).to_be_hidden()
+
+    def step3_connected(self) -> None:
+        """The connectivity sensor shows Connected on the device page."""
+        poll(f"{self.sensor_id} on", lambda: self.state(self.sensor_id) == "on", 20)
+        self.goto(f"/config/devices/device/{self.device_id}")
+        expect(self.sensor_row()).to_contain_text(re.compile(rf"\b{CONNECTED}\b"))
+        self.shot("05-connected.png")
+
+    def step4_snapshot(self) -> None:
+        """Developer tools → Actions → chinesium.snapshot with a filename → JPEG + response."""
+        target = Path(self.args.config_dir) / "www" / "e2e-snapshot.jpg"
+        target.unlink(missing_ok=True)
+        self.goto("/developer-tools/action")
+        panel = self.page.locator("developer-tools-action")
+        self.page.get_by_text("Go to YAML mode").click()
+        editor = panel.locator("ha-code-editor .cm-content").first
+        editor.click()
+        self.page.keyboard.press("Control+a")
+        self.page.keyboard.insert_text(
+            "action: chinesium.snapshot\n"
+            f"target:\n  entity_id: {self.camera_id}\n"
+            f"data:\n  filename: {target}\n"
+        )
+        self.page.get_by_role("button", name="Perform action").click()
+        response = panel.locator("ha-card", has_text="Response").locator(".cm-content")
+        expect(response).to_contain_text("size:")
+        text = response.inner_text()
+        fields = [ln.strip() for ln in text.splitlines() if re.match(r"\s*\w+:", ln)]
+        log("  response: " + " | ".join(f[:80] for f in fields))
+        assert re.search(r"timestamp:\s*\S+", text), text
+        size = int(re.search(r"size:\s*(\d+)", text).group(1))  # type: ignore[union-attr]
+        self.shot("07-snapshot-action.png")
+        assert target.is_file(), f"{target} was not written"
+        data = target.read_bytes()
+        assert data[:2] == b"\xff\xd8", f"{target} does not start with a JPEG SOI marker"
+        assert data[-2:] == b"\xff\xd9", f"{target} does not end with a JPEG EOI marker"
+        assert len(data) == size, (len(data), size)
+        log(f"  {target} is a {len(data)}-byte JPEG")
+
+    def wait_sensor(self, on: bool, since: float, what: str, timeout: float) -> None:
+        """Poll the connectivity sensor's state, then check the row's text in the UI."""
+        want = "on" if on else "off"
+        poll(f"{self.sensor_id} {want}", lambda: self.state(self.sensor_id) == want, timeout, 0.5)
+        log(f"  sensor {want} {time.monotonic() - since:.1f} s after {what}")
+        text = CONNECTED if on else DISCONNECTED
+        expect(self.sensor_row()).to_contain_text(re.compile(rf"\b{text}\b"))
+
+    def signal_cam(self, sig: signal.Signals) -> float:
+        """Send ``sig`` to the picked camera's emulator process; return the time sent."""
+        log(f"  {sig.name} to emulated camera {self.cam['name']} (pid {self.cam['pid']})")
+        os.kill(self.cam["pid"], sig)
+        return time.monotonic()
+
+    def step3_disconnected(self) -> None:
+        """Freeze/resume/kill the emulated camera: Disconnected, Connected again, Disconnected."""
+        self.goto(f"/config/devices/device/{self.device_id}")
+        expect(self.sensor_row()).to_contain_text(re.compile(rf"\b{CONNECTED}\b"))
+        if self.args.cam_stop == "freeze":
+            # SIGSTOP: the camera goes silent like one that lost power or Wi-Fi; its
+            # socket stays bound, so nothing but the keepalive/frame timeout can notice.
+            since = self.signal_cam(signal.SIGSTOP)
+            self.wait_sensor(False, since, "the freeze", 40)
+            self.shot("06-disconnected.png")
+            # Resume it: the integration must reconnect by itself.
+            since = self.signal_cam(signal.SIGCONT)
+            self.wait_sensor(True, since, "the resume", 60)
+        # SIGKILL: the process dies; on loopback the kernel answers further datagrams
+        # with ICMP port unreachable, so this path is usually noticed at once.
+        since = self.signal_cam(signal.SIGKILL)
+        self.wait_sensor(False, since, "the kill", 40)
+        if self.args.cam_stop == "kill":
+            self.shot("06-disconnected.png")
+
+    def step5_manual_error(self) -> None:
+        """Manual add of an unreachable loopback host shows the translated error."""
+        self.start_chinesium_flow(None)
+        dialog = self.flow_dialog()
+        dialog.get_by_text(self.tr["step"]["user"]["menu_options"]["manual"]).click()
+        expect(dialog.get_by_text(self.tr["step"]["manual"]["title"])).to_be_visible()
+        field = dialog.get_by_label(self.tr["step"]["manual"]["data"]["host"])
+        field.fill(self.args.unreachable)
+        self.submit()
+        message = self.tr["error"]["cannot_connect"]
+        alert = dialog.locator("ha-alert", has_text=message)
+        expect(alert).to_be_visible()
+        expect(dialog.get_by_text("cannot_connect")).to_have_count(0)
+        self.shot("08-manual-error.png")
+        dialog.get_by_role("button", name="Close").first.click()
+
+
+SCREENSHOTS = (
+    "01-add-integration.png",
+    "02-scan-pick.png",
+    "03-entry-created.png",
+    "04-camera-live.png",
+    "05-connected.png",
+    "06-disconnected.png",
+    "07-snapshot-action.png",
+    "08-manual-error.png",
+)
+
+STEPS: list[tuple[str, str]] = [
+    ("1", "step1_add_by_scan"),
+    ("2", "step2_camera_live"),
+    ("3a", "step3_connected"),
+    ("4", "step4_snapshot"),  # before the camera is stopped
+    ("3b", "step3_disconnected"),
+    ("5", "step5_manual_error"),
+]
+
+
+def main() -> int:
+    """Parse arguments, onboard HA, run the steps."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--config-dir", required=True)
+    ap.add_argument("--cams", required=True, help="JSON list of {name, family, host, pid}")
+    ap.add_argument("--ha-pid", type=int)
+    ap.add_argument("--shots", required=True)
+    ap.add_argument("--work", default="/tmp")
+    ap.add_argument("--translations", required=True)
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--unreachable", default="127.0.0.9")
+    ap.add_argument("--headful", action="store_true")
+    ap.add_argument("--slowmo", type=float, default=0)
+    ap.add_argument(
+        "--cam-stop",
+        choices=["kill", "freeze"],
+        default="freeze",
+        help="freeze: SIGSTOP (keepalive path), SIGCONT (reconnect), then SIGKILL; kill: SIGKILL",
+    )
+    ap.add_argument("--add-by", choices=["scan", "manual"], default="scan", help="debug aid")
+    ap.add_argument("--steps", help="comma-separated subset of step numbers, e.g. 1,2,5")
+    args = ap.parse_args()
+
+    log(f"waiting for HA at {args.url}")
+    log(f"  HA answered after {hahttp.wait_http(args.url, args.ha_pid):.1f} s")
+    tokens = hahttp.onboard(args.url)
+    log("onboarding done over HTTP")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=args.chromium,
+            headless=not args.headful,
+            slow_mo=args.slowmo,
+            args=[
+                "--no-sandbox",
+                # Belt and braces for the loopback-only rule (HA's frontend asks for
+                # brands.home-assistant.io icons): no name resolves except 127.0.0.1.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        journey = Journey(args, browser, tokens)
+        current = ""
+        try:
+            wanted = set(args.steps.split(",")) if args.steps else None
+            for number, name in STEPS:
+                if wanted is not None and number not in wanted and number != "1":
+                    continue
+                current = name
+                started = time.monotonic()
+                log(f"step {number}: {getattr(Journey, name).__doc__}")
+                getattr(journey, name)()
+                log(f"step {number} ok ({time.monotonic() - started:.1f} s)")
+        except Exception as err:  # report, screenshot, exit non-zero
+            failure = journey.work / f"failure-{current}.png"
+            try:
+                journey.page.screenshot(path=str(failure))
+                log(f"failure screenshot: {failure}")
+            except Exception:  # best effort
+                pass
+            detail = str(err).split("Call log:")[0].strip()
+            log(f"FAILED in {current}: {type(err).__name__}: {detail[:800]}")
+            for e in journey.page_errors[-5:]:
+                log(f"  page error: {e}")
+            return 1
+        finally:
+            log(f"refused {len(journey.blocked)} non-loopback browser requests")
+            browser.close()
+    if args.add_by == "scan" and not args.steps:
+        missing = [n for n in SCREENSHOTS if not (Path(args.shots) / n).is_file()]
+        if missing:
+            log(f"FAILED: screenshots missing: {missing}")
+            return 1
+    log("journey complete")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""Setup, unload, reconnect and background discovery of the chinesium integration."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import dataclasses
+from datetime import timedelta
+import logging
+from unittest.mock import patch
+
+from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
+    ConfigEntryDisabler,
+    ConfigEntryState,
+)
+from homeassistant.const import CONF_PORT, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.chinesium.const import DOMAIN
+from fakecam.teg import TegCamera
+
+from .conftest import (
+    REAL_BROADCAST_TARGETS,
+    SECRET_TOKEN,
+    UID,
+    camera_info,
+    entry_for,
+    target,
+    wait_for,
+)
+
+CAMERA = f"camera.teg_{UID.lower().replace('-', '_')}"
+SENSOR = f"binary_sensor.teg_{UID.lower().replace('-', '_')}_connection"
+
+type CameraFactory = Callable[..., Awaitable[TegCamera]]
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return state.state
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
+) -> None:
+    """Setup connects and streams; unload closes the session and stops everything."""
+    entry = init_integration
+    coordinator = entry.runtime_data
+    assert entry.state is ConfigEntryState.LOADED
+    assert coordinator.connected
+    assert coordinator.latest_frame is not None
+    assert coordinator.latest_frame.jpeg.startswith(b"\xff\xd8")
+    assert _state(hass, SENSOR) == STATE_ON
+    assert _state(hass, CAMERA) != STATE_UNAVAILABLE
+    await wait_for(lambda: teg_camera.client_count == 1)
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert coordinator.session is None
+    assert not coordinator.connected
+    assert await coordinator.async_wait_frame(1.0) is None
+    await wait_for(lambda: teg_camera.client_count == 0)
+    assert not [t for t in asyncio.all_tasks() if DOMAIN in t.get_name()]
+
+
+async def test_setup_retry_when_unreachable(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """A silent camera → SETUP_RETRY with a translated reason."""
+    teg_camera.silent = True
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason is not None
+    assert entry.reason.startswith("Cannot connect to the camera at 127.0.0.1: ")
+
+
+async def test_setup_retry_when_full(hass: HomeAssistant, camera_factory: CameraFactory) -> None:
+    """The only client slot is taken → SETUP_RETRY with the camera_full message."""
+    cam = await camera_factory()
+    busy = entry_for(cam)
+    busy.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(busy.entry_id)
+    other = MockConfigEntry(domain=DOMAIN, unique_id="x", title="x", data=dict(busy.data))
+    other.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(other.entry_id)
+    assert other.state is ConfigEntryState.SETUP_RETRY
+    assert other.reason == "The camera at 127.0.0.1 is busy: another app is connected to it"
+
+
+async def test_setup_auth_failed(hass: HomeAssistant, camera_factory: CameraFactory) -> None:
+    """Wrong token → SETUP_ERROR and a reauth flow."""
+    cam = await camera_factory(token=SECRET_TOKEN)
+    entry = entry_for(cam)
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason == "The camera rejected the stored password"
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+
+
+async def test_setup_unsupported(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """An unsupported camera fails permanently."""
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "supported": False})
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason == "The camera's protocol (teg) is not supported yet"
+
+
+async def test_setup_follows_moved_camera(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """The stored port is stale: setup re-discovers the uid and fixes the entry."""
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_PORT: 9})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_PORT] == teg_camera.session_port
+
+
+async def test_reboot_goes_offline_and_back(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    teg_camera: TegCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reboot drops the session silently; the coordinator reconnects by itself."""
+    coordinator = init_integration.runtime_data
+    caplog.set_level(logging.INFO, logger="custom_components.chinesium")
+    await teg_camera.reboot()
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_OFF)
+    assert _state(hass, CAMERA) == STATE_UNAVAILABLE
+    assert coordinator.data.last_error is not None
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_ON)
+    assert _state(hass, CAMERA) != STATE_UNAVAILABLE
+    assert coordinator.data.reconnects == 1
+    assert caplog.text.count("is unavailable") == 1
+    assert caplog.text.count("is back online") == 1
+
+
+async def test_silent_camera(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    teg_camera: TegCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Silence → offline (logged once across many failed retries) → back on."""
+    coordinator = init_integration.runtime_data
+    caplog.set_level(logging.INFO, logger="custom_components.chinesium")
+    teg_camera.silent = True
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_OFF)
+    assert _state(hass, CAMERA) == STATE_UNAVAILABLE
+    # Binary sensor stays available while the camera is gone.
+    await asyncio.sleep(1.5)  # several reconnect attempts (0.5 s connect timeout each)
+    assert caplog.text.count("is unavailable") == 1
+    teg_camera.silent = False
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_ON, timeout=8)
+    assert coordinator.connected
+    assert caplog.text.count("is back online") == 1
+
+
+async def test_reboot_on_new_port_is_followed(
+    hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
+) -> None:
+    """After a reboot onto a new session port the uid is re-discovered."""
+    old_port = teg_camera.session_port
+    await teg_camera.reboot(new_session_port=True)
+    assert teg_camera.session_port != old_port
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_OFF)
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_ON, timeout=8)
+    assert init_integration.data[CONF_PORT] == teg_camera.session_port
+    assert init_integration.runtime_data.info.port == teg_camera.session_port
+
+
+async def test_password_changed_while_running_starts_reauth(
+    hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
+) -> None:
+    """A reconnect rejected for the password stops retrying and asks the user."""
+    teg_camera._token = SECRET_TOKEN.encode()
+    await teg_camera.reboot()
+    await wait_for(lambda: hass.config_entries.flow.async_progress_by_handler(DOMAIN))
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flows[0]["context"]["source"] == "reauth"
+    assert _state(hass, SENSOR) == STATE_OFF
+    assert "AuthenticationError" in (init_integration.runtime_data.data.last_error or "")
+
+
+async def test_unsupported_on_reconnect_stops(
+    hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
+) -> None:
+    """If the camera turns out unsupported on reconnect, retrying stops."""
+    coordinator = init_integration.runtime_data
+    coordinator.info = dataclasses.replace(coordinator.info, supported=False)
+    await teg_camera.reboot()
+    await wait_for(lambda: "UnsupportedCameraError" in (coordinator.data.last_error or ""))
+    assert not coordinator.connected
+    assert _state(hass, SENSOR) == STATE_OFF
+
+
+async def test_broadcast_targets_come_from_network(hass: HomeAssistant) -> None:
+    """Broadcast addresses come from HA's network integration (default adapter)."""
+    assert await async_setup_component(hass, "network", {})
+    assert await REAL_BROADCAST_TARGETS(hass) == ["255.255.255.255"]
+
+
+async def test_stats_refresh(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """Session counters are copied into the state on the stats interval."""
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    with patch("custom_components.chinesium.const.STATS_INTERVAL", timedelta(seconds=0.1)):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator = entry.runtime_data
+    await wait_for(lambda: coordinator.data.stats.get("frames_ok", 0) >= 3)
+    assert coordinator.data.stats["packets"] >= coordinator.data.stats["frames_ok"]
+    assert coordinator.data.streaming
+
+
+async def test_background_scan_starts_discovery(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """async_setup scans at once and periodically; new or moved cameras become flows."""
+    with (
+        patch("custom_components.chinesium.const.SCAN_HOSTS", [target(teg_camera)]),
+        patch("custom_components.chinesium.const.SCAN_INTERVAL", timedelta(seconds=0.5)),
+    ):
+        assert await async_setup_component(hass, DOMAIN, {})
+        await hass.async_block_till_done(wait_background_tasks=True)
+        flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        assert [f["context"]["source"] for f in flows] == [SOURCE_INTEGRATION_DISCOVERY]
+        assert flows[0]["context"]["unique_id"] == UID
+
+        # Configure the camera at a stale port: the next periodic scan fixes it.
+        hass.config_entries.flow.async_abort(flows[0]["flow_id"])
+        entry = entry_for(teg_camera)
+        entry.add_to_hass(hass)
+        hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_PORT: 9})
+        await wait_for(lambda: entry.data[CONF_PORT] == teg_camera.session_port)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_background_scan_skips_known(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """A configured camera at its known address starts no flow."""
+    # Disabled: not set up (its supervisor would keep wait_background_tasks busy).
+    entry = entry_for(teg_camera, disabled_by=ConfigEntryDisabler.USER)
+    entry.add_to_hass(hass)
+    with patch("custom_components.chinesium.const.SCAN_HOSTS", [target(teg_camera)]):
+        assert await async_setup_component(hass, DOMAIN, {})
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert camera_info(teg_camera).uid == UID
