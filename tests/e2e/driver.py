@@ -156,7 +156,19 @@ class Journey:
             self.shot(screenshot)
         item.click()
         menu = self.tr["step"]["user"]["menu_options"]
-        expect(self.flow_dialog().get_by_text(menu["scan"])).to_be_visible()
+        # With discovered-but-unconfigured cameras pending, HA first offers those; the user
+        # flow is behind "Setup another instance of Chinesium".
+        scan = self.flow_dialog().get_by_text(menu["scan"])
+        another = self.page.get_by_text("another instance of Chinesium")
+        poll(
+            "the user menu or the discovered-devices picker",
+            lambda: scan.is_visible() or another.is_visible(),
+            timeout=20,
+        )
+        if not scan.is_visible():
+            log("  discovered cameras pending: choosing 'Setup another instance'")
+            another.click()
+        expect(scan).to_be_visible()
         expect(self.flow_dialog().get_by_text(menu["manual"])).to_be_visible()
 
     def submit(self) -> None:
