@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from homeassistant.const import STATE_UNAVAILABLE
+import asyncio
+import base64
+from collections.abc import Iterator
+import contextlib
+import logging
+from unittest.mock import patch
+
+from aiohttp import ClientResponse
+from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.chinesium.protocol import jpeg
+from custom_components.chinesium.const import (
+    CONF_MAX_FPS,
+    CONF_STREAM_MODE,
+    DOMAIN,
+    STREAM_MODE_ON_DEMAND,
+)
+from custom_components.chinesium.protocol import CameraInfo, Family, jpeg
+from fakecam.pppp import PpppCamera, PpppCameraConfig
 from fakecam.teg import TegCamera
 
-from .conftest import UID, wait_for
+from .conftest import UID, entry_for, wait_for
 
 CAMERA = f"camera.teg_{UID.lower().replace('-', '_')}"
+SENSOR = f"binary_sensor.teg_{UID.lower().replace('-', '_')}_connection"
 
 
 async def test_camera_entity(
@@ -34,9 +52,11 @@ async def test_camera_entity(
     device = device_registry.async_get(entity.device_id)
     assert device is not None
     assert device.identifiers == {("chinesium", UID)}
-    assert device.manufacturer == "IWFCam"
-    assert device.model == "IWFCam (TEG)"
+    assert device.manufacturer == "IWFCam (TEG)"
+    assert device.model == "TEG Wi-Fi camera"
     assert device.serial_number == UID
+    assert device.sw_version is None
+    assert device.configuration_url is None
 
 
 async def test_camera_proxy_returns_jpeg(
@@ -126,3 +146,211 @@ async def test_camera_image_none_when_no_frame_comes(
     teg_camera.silent = True
     entity = hass.data["camera"].get_entity(CAMERA)
     assert await entity.async_camera_image() is None
+
+
+# -- stream options -----------------------------------------------------------------------
+
+
+async def _mjpeg_parts(resp: ClientResponse, seconds: float) -> int:
+    """Count the multipart parts received within ``seconds``."""
+    body = b""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout_at(deadline):
+            while True:
+                body += await resp.content.readany()
+    return body.count(b"--frameboundary")
+
+
+async def test_max_fps_caps_mjpeg(
+    hass: HomeAssistant,
+    teg_camera: TegCamera,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """``max_fps`` limits the parts an MJPEG viewer gets (camera sends 15 fps)."""
+    entry = entry_for(teg_camera, options={CONF_MAX_FPS: 4})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for(lambda: entry.runtime_data.data.streaming)
+    client = await hass_client()
+    resp = await client.get(f"/api/camera_proxy_stream/{CAMERA}")
+    assert resp.status == 200
+    parts = await _mjpeg_parts(resp, 1.5)
+    resp.close()
+    # 1.5 s at 4 fps: about 6 parts (+1: the first frame is sent twice).
+    assert 3 <= parts <= 9, parts
+    assert entry.runtime_data.frame_count >= 18
+
+
+async def test_mjpeg_uncapped_by_default(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_client: ClientSessionGenerator
+) -> None:
+    """Without ``max_fps`` every camera frame is forwarded."""
+    client = await hass_client()
+    resp = await client.get(f"/api/camera_proxy_stream/{CAMERA}")
+    parts = await _mjpeg_parts(resp, 1.5)
+    resp.close()
+    assert parts >= 15, parts
+
+
+@pytest.fixture
+def short_linger() -> Iterator[None]:
+    """On-demand sessions close 0.3 s after the last use."""
+    with patch("custom_components.chinesium.const.ON_DEMAND_LINGER", 0.3):
+        yield
+
+
+@pytest.mark.usefixtures("short_linger")
+async def test_on_demand_idle_and_connect_on_request(
+    hass: HomeAssistant,
+    teg_camera: TegCamera,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """On demand: setup connects once, the session closes when nobody watches; the
+    entity stays available ("idle"), the sensor shows the last known reachability, and
+    a still request or an MJPEG viewer connects again."""
+    entry = entry_for(teg_camera, options={CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator = entry.runtime_data
+    assert coordinator.on_demand
+    await wait_for(lambda: teg_camera.client_count == 0 and coordinator.session is None)
+    assert hass.states.get(CAMERA).state == "idle"
+    assert hass.states.get(SENSOR).state == STATE_ON
+    assert not coordinator.connected
+
+    client = await hass_client()
+    resp = await client.get(f"/api/camera_proxy/{CAMERA}")
+    assert resp.status == 200
+    assert jpeg.looks_like_jpeg(await resp.read())
+    assert coordinator.connected
+    # lingers, then closes again
+    await wait_for(lambda: coordinator.session is None and teg_camera.client_count == 0)
+    assert hass.states.get(CAMERA).state == "idle"
+
+    resp = await client.get(f"/api/camera_proxy_stream/{CAMERA}")
+    assert resp.status == 200
+    assert await _mjpeg_parts(resp, 1.0) >= 5
+    assert coordinator.users == 1
+    resp.close()
+    await wait_for(lambda: coordinator.users == 0)
+    await wait_for(lambda: coordinator.session is None and teg_camera.client_count == 0)
+
+    snap = await hass.services.async_call(
+        DOMAIN,
+        "snapshot",
+        {ATTR_ENTITY_ID: CAMERA},
+        blocking=True,
+        return_response=True,
+    )
+    assert snap is not None
+    assert base64.b64decode(str(snap[CAMERA]["image_base64"]))[:2] == b"\xff\xd8"  # type: ignore[index]
+    assert coordinator.data.reconnects == 0
+
+
+@pytest.mark.usefixtures("short_linger")
+async def test_on_demand_camera_gone_while_idle(
+    hass: HomeAssistant, teg_camera: TegCamera, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On demand: a request to a vanished camera fails with a translated error, the
+    entities go unavailable/off with one warning, and come back with one info."""
+    entry = entry_for(teg_camera, options={CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator = entry.runtime_data
+    await wait_for(lambda: coordinator.session is None)
+    caplog.set_level(logging.INFO, logger="custom_components.chinesium")
+    teg_camera.silent = True
+    entity = hass.data["camera"].get_entity(CAMERA)
+    with pytest.raises(HomeAssistantError) as exc_info:
+        await entity.async_camera_image()
+    assert exc_info.value.translation_key == "snapshot_failed"
+    await wait_for(lambda: hass.states.get(CAMERA).state == STATE_UNAVAILABLE)
+    assert hass.states.get(SENSOR).state == STATE_OFF
+    await asyncio.sleep(0.5)  # the supervisor keeps probing
+    teg_camera.silent = False
+    await wait_for(lambda: hass.states.get(SENSOR).state == STATE_ON, timeout=8)
+    assert hass.states.get(CAMERA).state == "idle"
+    assert caplog.text.count("is unavailable") == 1
+    assert caplog.text.count("is back online") == 1
+    # Probing found it: the session is closed again after the linger time.
+    await wait_for(lambda: coordinator.session is None and teg_camera.client_count == 0)
+
+
+# -- PPPP cameras through the same entities --------------------------------------------------
+
+DUID = "ABCD-123456-VWXYZ"
+ILNK_DUID = "FTYC-123456-ABCDE"
+
+
+def _pppp_entity(duid: str, suffix: str = "") -> str:
+    return f"pppp_{duid.lower().replace('-', '_')}{suffix}"
+
+
+@pytest.mark.parametrize(
+    ("app", "duid", "stored_layer", "manufacturer", "model"),
+    [
+        ("shix", DUID, None, "SHIX (HDWifiCamPro/LookCamPro)", "PPPP camera, SHIX app layer"),
+        ("ilnk", ILNK_DUID, "ilnk", "iLnk (YsxLite)", "PPPP camera, iLnk app layer"),
+    ],
+)
+async def test_pppp_camera_entities(
+    hass: HomeAssistant,
+    socket_enabled: None,
+    hass_client: ClientSessionGenerator,
+    device_registry: dr.DeviceRegistry,
+    *,
+    app: str,
+    duid: str,
+    stored_layer: str | None,
+    manufacturer: str,
+    model: str,
+) -> None:
+    """A PPPP camera works through the same camera + connectivity entities."""
+    cam = PpppCamera(PpppCameraConfig(host="127.0.0.1", port=0, duid=duid, app=app))
+    await cam.start()
+    try:
+        host, port = cam.discovery_target
+        info = CameraInfo(duid, host, port, Family.PPPP, app_layer=stored_layer)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=duid,
+            title=f"PPPP {duid}",
+            data={**info.as_dict(), "username": None, "password": None},
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        camera_id = f"camera.{_pppp_entity(duid)}"
+        sensor_id = f"binary_sensor.{_pppp_entity(duid, '_connection')}"
+        await wait_for(lambda: hass.states.get(sensor_id).state == STATE_ON)
+        assert hass.states.get(camera_id).state == "idle"
+
+        client = await hass_client()
+        resp = await client.get(f"/api/camera_proxy/{camera_id}")
+        assert resp.status == 200
+        body = await resp.read()
+        assert jpeg.looks_like_jpeg(body)
+        assert jpeg.jpeg_size(body) == (640, 480)
+
+        snap = await hass.services.async_call(
+            DOMAIN, "snapshot", {ATTR_ENTITY_ID: camera_id}, blocking=True, return_response=True
+        )
+        assert snap is not None
+        result = snap[camera_id]
+        assert isinstance(result, dict)
+        assert (result["width"], result["height"]) == (640, 480)
+
+        device = device_registry.async_get_device(identifiers={(DOMAIN, duid)})
+        assert device is not None
+        assert device.manufacturer == manufacturer
+        assert device.model == model
+        assert device.serial_number == duid
+        assert entry.runtime_data.info.app_layer == app
+
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+        await wait_for(lambda: not cam.clients)
+    finally:
+        await cam.stop()

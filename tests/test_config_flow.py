@@ -15,10 +15,12 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import pytest
 import voluptuous as vol
 
+from custom_components.chinesium import discovery
 from custom_components.chinesium.config_flow import credentials_from_input, credentials_schema
 from custom_components.chinesium.const import DOMAIN
 from custom_components.chinesium.protocol import CameraInfo, Credentials, Family, open_session
@@ -32,6 +34,7 @@ from .conftest import (
     camera_info,
     entry_for,
     target,
+    wait_for,
 )
 
 type CameraFactory = Callable[..., Awaitable[TegCamera]]
@@ -211,7 +214,7 @@ async def test_manual_camera_full(hass: HomeAssistant, teg_camera: TegCamera) ->
 
 
 async def test_manual_unsupported(hass: HomeAssistant, socket_enabled: None) -> None:
-    """A recognised but unsupported camera → unsupported error."""
+    """A recognised but unsupported camera → abort ``unsupported`` + repair issue."""
     info = CameraInfo(
         uid="ABCD-123456-VWXYZ",
         host="127.0.0.1",
@@ -225,9 +228,17 @@ async def test_manual_unsupported(hass: HomeAssistant, socket_enabled: None) -> 
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_HOST: "127.0.0.1"}
         )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "unsupported"}
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "unsupported"
+    assert result["description_placeholders"]["name"] == "PPPP vstarcam"
     assert not hass.config_entries.async_entries(DOMAIN)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "unsupported_camera_ABCD-123456-VWXYZ")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "name": "PPPP vstarcam",
+        "uid": "ABCD-123456-VWXYZ",
+        "host": "127.0.0.1",
+    }
 
 
 async def test_manual_credentials_errors(
@@ -446,3 +457,42 @@ def test_credential_fields_per_family() -> None:
     assert credentials_from_input({CONF_USERNAME: " admin ", CONF_PASSWORD: ""}) == Credentials(
         username="admin"
     )
+
+
+async def test_dhcp_moved_camera_reloads(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """An entry stuck retrying at a stale address is fixed by DHCP and reloaded."""
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    stale = {**entry.data, CONF_PORT: 9, "extra": {}}  # no search port: cannot self-heal
+    hass.config_entries.async_update_entry(entry, data=stale)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", teg_camera.discovery_port):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
+        )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_PORT] == teg_camera.session_port
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_background_scan_moved_camera_reloads(
+    hass: HomeAssistant, teg_camera: TegCamera
+) -> None:
+    """The periodic scan sees a known TEG camera on a new port: entry updated + reloaded."""
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_PORT: 9, "extra": {}})
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+    with _scan_hosts(teg_camera):
+        discovery.async_trigger_discovery(hass, await discovery.async_scan(hass))
+    await wait_for(lambda: entry.data[CONF_PORT] == teg_camera.session_port)
+    await wait_for(lambda: entry.state is ConfigEntryState.LOADED)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)

@@ -141,14 +141,6 @@ async def test_camera_moves_to_new_port(
             await new.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "coordinator.async_connect raises ConfigEntryNotReady without logging and HA 2025.4 "
-        "logs setup retries at DEBUG only: no 'unavailable' warning / 'back online' info "
-        "while the entry is in SETUP_RETRY"
-    ),
-)
 async def test_restart_with_camera_offline_logs_once(
     hass: HomeAssistant, teg_camera: TegCamera, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -6,8 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 import dataclasses
 from datetime import timedelta
+import gc
 import logging
+import socket
+from typing import Any
 from unittest.mock import patch
+import weakref
 
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
@@ -20,7 +24,20 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.chinesium.const import DOMAIN
+from custom_components.chinesium.const import (
+    CONF_MAX_FPS,
+    CONF_STREAM_MODE,
+    DOMAIN,
+    STREAM_MODE_ALWAYS,
+    STREAM_MODE_ON_DEMAND,
+)
+from custom_components.chinesium.coordinator import session_local_port
+from custom_components.chinesium.protocol import (
+    CameraInfo,
+    Family,
+    open_session as real_open_session,
+)
+from fakecam.pppp import PpppCamera, PpppCameraConfig
 from fakecam.teg import TegCamera
 
 from .conftest import (
@@ -100,7 +117,7 @@ async def test_setup_auth_failed(hass: HomeAssistant, camera_factory: CameraFact
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert entry.reason == "The camera rejected the stored password"
+    assert entry.reason == "The camera rejected the stored credentials"
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [f["context"]["source"] for f in flows] == ["reauth"]
 
@@ -254,3 +271,181 @@ async def test_background_scan_skips_known(hass: HomeAssistant, teg_camera: TegC
         await hass.async_block_till_done(wait_background_tasks=True)
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert camera_info(teg_camera).uid == UID
+
+
+# -- options ----------------------------------------------------------------------------------
+
+
+async def test_options_change_reloads_entry(
+    hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
+) -> None:
+    """Changing the options reloads the entry (applied without restarting HA);
+    a data-only update (camera moved) does not."""
+    entry = init_integration
+    old = entry.runtime_data
+    assert old.stream_mode == STREAM_MODE_ALWAYS
+    assert old.max_fps == 0
+
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "name": None})
+    await hass.async_block_till_done()
+    assert entry.runtime_data is old
+
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND, CONF_MAX_FPS: 5}
+    )
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.state is ConfigEntryState.LOADED and entry.runtime_data is not old)
+    new = entry.runtime_data
+    assert new.on_demand
+    assert new.max_fps == 5
+    assert old.session is None  # the old coordinator let go of its session
+    assert _state(hass, CAMERA) != STATE_UNAVAILABLE
+    await wait_for(lambda: teg_camera.client_count == 1)
+
+
+# -- reconnect robustness ----------------------------------------------------------------
+
+
+async def test_reconnect_survives_unexpected_errors(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    teg_camera: TegCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug-like exception from open_session is logged once; retrying goes on."""
+    coordinator = init_integration.runtime_data
+    caplog.set_level(logging.INFO, logger="custom_components.chinesium")
+    calls = 0
+
+    async def _broken(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls <= 4:
+            raise RuntimeError("library bug")
+        return await real_open_session(*args, **kwargs)
+
+    with patch("custom_components.chinesium.coordinator.open_session", _broken):
+        await teg_camera.reboot()
+        await wait_for(lambda: _state(hass, SENSOR) == STATE_OFF)
+        await wait_for(lambda: _state(hass, SENSOR) == STATE_ON, timeout=8)
+    assert calls > 4
+    assert coordinator.connected
+    assert caplog.text.count("Unexpected error while connecting") == 1
+    assert caplog.text.count("is unavailable") == 1
+    assert caplog.text.count("is back online") == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_reconnect_reuses_local_port(
+    hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
+) -> None:
+    """After a loss the new session binds the old local port (the camera reuses our slot)."""
+    coordinator = init_integration.runtime_data
+    assert coordinator.session is not None
+    old_port = session_local_port(coordinator.session)
+    assert old_port > 0
+    assert teg_camera.client_addresses == [("127.0.0.1", old_port)]
+    await teg_camera.reboot()
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_OFF)
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_ON, timeout=8)
+    assert coordinator.session is not None
+    assert session_local_port(coordinator.session) == old_port
+    assert teg_camera.client_addresses == [("127.0.0.1", old_port)]
+
+
+async def test_reconnect_falls_back_to_ephemeral_port(
+    hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
+) -> None:
+    """If the old local port is taken, the reconnect binds an ephemeral port."""
+    coordinator = init_integration.runtime_data
+    assert coordinator.session is not None
+    old_port = session_local_port(coordinator.session)
+    session = coordinator._detach()
+    assert session is not None
+    await session.close()
+    await asyncio.sleep(0.05)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", old_port))
+        with patch("custom_components.chinesium.coordinator.BIND_RETRY_DELAY", 0.01):
+            new = await coordinator._async_open_here()
+    try:
+        assert session_local_port(new) not in (0, old_port)
+    finally:
+        await new.close()
+
+
+async def _setup_untraced(
+    hass: HomeAssistant, cam: TegCamera, caplog: pytest.LogCaptureFixture
+) -> MockConfigEntry:
+    """Set up an entry without asyncio's debug log (its records hold transports)."""
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    entry = entry_for(cam)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_ON)
+    return entry
+
+
+async def test_old_session_is_released(
+    hass: HomeAssistant, teg_camera: TegCamera, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a loss and reconnect nothing in the HA layer keeps the old session alive."""
+    entry = await _setup_untraced(hass, teg_camera, caplog)
+    coordinator = entry.runtime_data
+    assert coordinator.session is not None
+    ref = weakref.ref(coordinator.session)
+    await teg_camera.reboot()
+    await wait_for(lambda: _state(hass, SENSOR) == STATE_OFF)
+    await wait_for(lambda: coordinator.session is not None and coordinator.session is not ref())
+    await asyncio.sleep(0.1)
+    gc.collect()
+    assert ref() is None
+
+
+async def test_old_session_released_on_unload(
+    hass: HomeAssistant, teg_camera: TegCamera, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unloading drops the session and the frame listener."""
+    entry = await _setup_untraced(hass, teg_camera, caplog)
+    coordinator = entry.runtime_data
+    assert coordinator.session is not None
+    ref = weakref.ref(coordinator.session)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    gc.collect()
+    assert ref() is None
+
+
+# -- PPPP ---------------------------------------------------------------------------------------
+
+DUID = "ABCD-123456-VWXYZ"
+PPPP_SENSOR = f"binary_sensor.pppp_{DUID.lower().replace('-', '_')}_connection"
+
+
+async def test_pppp_setup_reconnect_unload(hass: HomeAssistant, socket_enabled: None) -> None:
+    """A PPPP entry sets up, survives a camera reboot (new session port) and unloads."""
+    cam = PpppCamera(PpppCameraConfig(host="127.0.0.1", port=0, duid=DUID, app="shix"))
+    await cam.start()
+    try:
+        host, port = cam.discovery_target
+        info = CameraInfo(DUID, host, port, Family.PPPP)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=DUID,
+            title=f"PPPP {DUID}",
+            data={**info.as_dict(), "username": None, "password": None},
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        coordinator = entry.runtime_data
+        assert coordinator.info.app_layer == "shix"
+        await wait_for(lambda: _state(hass, PPPP_SENSOR) == STATE_ON)
+        await cam.reboot()
+        await wait_for(lambda: _state(hass, PPPP_SENSOR) == STATE_OFF, timeout=5)
+        await wait_for(lambda: _state(hass, PPPP_SENSOR) == STATE_ON, timeout=8)
+        assert coordinator.data.reconnects == 1
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+        await wait_for(lambda: not cam.clients)
+    finally:
+        await cam.stop()

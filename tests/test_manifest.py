@@ -5,9 +5,19 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+import re
 from typing import Any
 
 import yaml
+
+from custom_components.chinesium.config_flow import options_schema
+from custom_components.chinesium.const import (
+    CONF_MAX_FPS,
+    CONF_SCAN_HOSTS,
+    CONF_STREAM_MODE,
+    STREAM_MODES,
+)
+from custom_components.chinesium.issues import UNSUPPORTED_CAMERA
 
 COMPONENT = Path(__file__).parent.parent / "custom_components" / "chinesium"
 
@@ -60,28 +70,52 @@ def test_strings_equals_translations() -> None:
     assert _json("strings.json") == _json("translations/en.json")
 
 
+def _class_node(tree: ast.Module, name: str) -> ast.ClassDef:
+    return next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+
+
+def _steps(cls: ast.ClassDef) -> set[str]:
+    return {
+        node.name.removeprefix("async_step_")
+        for node in cls.body
+        if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("async_step_")
+    }
+
+
+def _literals(source: str) -> set[str]:
+    return {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(re.findall(r"{(\w+)}", text))
+
+
 def test_config_flow_keys_are_translated() -> None:
     en = _json("translations/en.json")["config"]
     source = (COMPONENT / "config_flow.py").read_text(encoding="utf-8")
     tree = ast.parse(source)
     aborts = _strings_in_calls(source, {"async_abort", "_abort_if_unique_id_mismatch"}, "reason")
+    aborts |= {  # AbortFlow("reason", ...) is positional
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", "") == "AbortFlow"
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert "unsupported" in aborts
     aborts |= {"already_configured", "already_in_progress"}  # raised by HA helpers we call
     aborts |= {"reauth_successful", "reconfigure_successful"}  # async_update_reload_and_abort
-    assert aborts <= set(en["abort"]), aborts - set(en["abort"])
+    assert aborts == set(en["abort"]), aborts ^ set(en["abort"])
+    assert _placeholders(en["abort"]["unsupported"]) == {"name"}
     # Error keys: string literals returned by async_probe / assigned to errors["base"].
-    errors = {"cannot_connect", "invalid_auth", "camera_full", "unsupported"}
-    literals = {
-        node.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str)
-    }
-    assert errors <= literals
+    errors = {"cannot_connect", "invalid_auth", "camera_full"}
+    assert errors <= _literals(source)
     assert set(en["error"]) == errors
-    steps = {
-        node.name.removeprefix("async_step_")
-        for node in ast.walk(tree)
-        if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("async_step_")
-    }
+    steps = _steps(_class_node(tree, "ChinesiumConfigFlow"))
     # Steps without a form of their own are entry points that forward elsewhere.
     forwarders = {"dhcp", "integration_discovery", "reauth"}
     assert steps - forwarders == set(en["step"])
@@ -90,12 +124,46 @@ def test_config_flow_keys_are_translated() -> None:
     assert set(en["step"]["user"]["menu_options"]) == {"scan", "manual"}
 
 
+def test_options_keys_are_translated() -> None:
+    """Every options field, error and selector choice has its English text."""
+    translations = _json("translations/en.json")
+    en = translations["options"]
+    source = (COMPONENT / "config_flow.py").read_text(encoding="utf-8")
+    assert _steps(_class_node(ast.parse(source), "ChinesiumOptionsFlow")) == set(en["step"])
+    fields = {str(key) for key in options_schema().schema}
+    assert fields == {CONF_STREAM_MODE, CONF_MAX_FPS, CONF_SCAN_HOSTS}
+    assert set(en["step"]["init"]["data"]) == fields
+    assert set(en["step"]["init"]["data_description"]) == fields
+    assert set(en["error"]) == {"invalid_host"} <= _literals(source)
+    assert _placeholders(en["error"]["invalid_host"]) == {"host"}
+    assert set(translations["selector"]) == {CONF_STREAM_MODE}
+    assert tuple(translations["selector"][CONF_STREAM_MODE]["options"]) == STREAM_MODES
+
+
+def test_issue_keys_are_translated() -> None:
+    """Repair issues: the translation key exists with the placeholders the code fills in."""
+    en = _json("translations/en.json")["issues"]
+    assert set(en) == {UNSUPPORTED_CAMERA}
+    issue = en[UNSUPPORTED_CAMERA]
+    assert issue["title"]
+    assert _placeholders(issue["title"]) | _placeholders(issue["description"]) == {
+        "name",
+        "uid",
+        "host",
+    }
+    issues_source = (COMPONENT / "issues.py").read_text(encoding="utf-8")
+    assert "translation_key=UNSUPPORTED_CAMERA" in issues_source
+
+
 def test_exception_keys_are_translated() -> None:
     en = _json("translations/en.json")["exceptions"]
     used: set[str] = set()
+    literals: set[str] = set()
     for path in COMPONENT.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        literals |= _literals(source)
         used |= _strings_in_calls(
-            path.read_text(encoding="utf-8"),
+            source,
             {
                 "HomeAssistantError",
                 "ServiceValidationError",
@@ -106,7 +174,11 @@ def test_exception_keys_are_translated() -> None:
             "translation_key",
         )
     assert used
-    assert used == set(en), used ^ set(en)
+    assert used <= set(en), used - set(en)
+    # Keys passed through variables still appear as literals somewhere.
+    assert set(en) <= literals, set(en) - literals
+    for key, value in en.items():
+        assert value["message"], key
 
 
 def test_services_translations_icons_agree() -> None:

@@ -162,3 +162,22 @@ def _reference_decrypt(data: bytes, key: str) -> bytes:
 @given(st.binary(max_size=300))
 def test_fast_decrypt_matches_reference(data: bytes) -> None:
     assert decrypt(data, "vstarcam2018") == _reference_decrypt(data, "vstarcam2018")
+
+
+@pytest.mark.parametrize("key", ["\u20ac-euro", "\U0001f4f7", "k\u0101"])
+def test_non_latin1_key_raises_typed_error(key: str) -> None:
+    from custom_components.chinesium.protocol.errors import MalformedPacketError
+
+    with pytest.raises(MalformedPacketError, match="Latin-1"):
+        crypto.key_bytes(key)
+    with pytest.raises(MalformedPacketError):
+        crypto.Cipher.create(key)
+    with pytest.raises(ValueError):  # still a ValueError for older callers
+        crypto.key_bytes(key)
+
+
+def test_empty_key_raises_typed_error() -> None:
+    from custom_components.chinesium.protocol.errors import MalformedPacketError
+
+    with pytest.raises(MalformedPacketError):
+        crypto.Cipher.create("")

@@ -54,11 +54,22 @@ def test_long_prefix_uses_8_4_8_layout() -> None:
         "ABC-123456789-ABCDE",
         "123456",
         "ABCD-123456-ABCDEFGH",
+        "ABCD-\u0661\u0662\u0663-EFGHJ",  # non-ASCII digits
+        "ABCD\u0661\u0662\u0663EFGHJ",
+        "\u00c9BCD-123456-EFGHJ",
     ],
 )
 def test_parse_rejects(text: str) -> None:
+    # the library's typed error, still a ValueError for older callers
+    with pytest.raises(MalformedPacketError):
+        DeviceId.parse(text)
     with pytest.raises(ValueError):
         DeviceId.parse(text)
+
+
+def test_parse_rejects_non_text() -> None:
+    with pytest.raises(MalformedPacketError):
+        DeviceId.parse(None)  # type: ignore[arg-type]
 
 
 def test_decode_rejects() -> None:

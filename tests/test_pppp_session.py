@@ -307,3 +307,85 @@ async def test_probe_switches_layer_on_foreign_reply(monkeypatch: pytest.MonkeyP
     assert [w[:2] for w in writes] == [b"\x11\x0a", b"\x06\x0a", b"\x06\x0a"]
     await session.close()
     assert conn.closed
+
+
+# -- memory: ended sessions are freed by reference counting ---------------------------
+
+
+@pytest.mark.parametrize("how", ["close", "camera_close", "silence", "auth"])
+async def test_ended_sessions_freed_without_gc(how: str) -> None:
+    """Ended sessions must not sit in reference cycles until a full GC (soak RSS growth)."""
+    import gc
+    import logging
+    import weakref
+
+    from custom_components.chinesium.protocol.errors import ChinesiumError
+
+    # asyncio's debug mode logs "endpoint created: (transport, protocol)"; pytest keeps
+    # the log records, and with them the protocol -> connection -> session.
+    asyncio_logger = logging.getLogger("asyncio")
+    level = asyncio_logger.level
+    asyncio_logger.setLevel(logging.WARNING)
+    opts = dataclasses.replace(OPTS, keepalive_interval=0.1, silence_timeout=0.5)
+    refs: list[weakref.ref[PpppSession]] = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            async with camera(app="shix", password="secret1" if how == "auth" else None) as cam:
+                session: PpppSession | None = open_pppp_session(
+                    info_for(cam, app="shix"), None, opts
+                )
+                assert session is not None
+                refs.append(weakref.ref(session))
+                if how == "auth":
+                    with pytest.raises(AuthenticationError):
+                        await session.start()
+                    await session.close()
+                    session = None
+                    continue
+                await session.start()
+                await collect(session, 2)
+                if how == "camera_close":
+                    await cam.close_sessions()
+                elif how == "silence":
+                    cam.silent = True
+                if how != "close":
+                    # Like the coordinator: wait for the end, look at the reason, close.
+                    try:
+                        async with asyncio.timeout(3.0):
+                            await session.wait_closed()
+                    except ChinesiumError as err:
+                        reason = str(err)
+                    else:
+                        reason = ""
+                    assert reason
+                await session.close()
+                session = None
+                await asyncio.sleep(0.05)  # let the transport finish closing
+        await asyncio.sleep(0.1)
+        alive = [r() for r in refs if r() is not None]
+        assert not alive, f"{len(alive)} ended session(s) kept alive by reference cycles"
+    finally:
+        gc.enable()
+        asyncio_logger.setLevel(level)
+
+
+async def test_unhinted_plain_shix_camera_is_not_slowed_by_the_ilnk_probe() -> None:
+    # A plaintext camera with no app-layer hint is probed with iLnk first; a silent iLnk
+    # probe must give up after PROBE_TIMEOUT, not the whole connect timeout.
+    from custom_components.chinesium.protocol.pppp.session import PROBE_TIMEOUT
+
+    opts = dataclasses.replace(OPTS, connect_timeout=4.0)
+    async with camera(app="shix") as cam:
+        session = open_pppp_session(info_for(cam), None, opts)
+        started = time.monotonic()
+        await session.start()
+        try:
+            elapsed = time.monotonic() - started
+            assert session.app_layer is not None
+            assert session.app_layer.value == "shix"
+            assert elapsed < PROBE_TIMEOUT + 1.5 < opts.connect_timeout
+            check_frames(await collect(session, 2))
+        finally:
+            await session.close()

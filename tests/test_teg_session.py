@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 import io
+import logging
 import socket
 import time
 from typing import Any
@@ -450,3 +451,82 @@ async def test_close_for_another_link_id_is_ignored(make_cam: CamFactory) -> Non
                 await session.wait_closed()
     finally:
         await session.close()
+
+
+# -- memory: ended sessions are freed by reference counting ---------------------------
+
+
+async def _end_session(session: CameraSession, how: str, cam: TegCamera) -> None:
+    """End ``session`` the way an owner (the HA coordinator) does."""
+    if how == "close":
+        await collect(session, 2)
+    elif how == "camera_close":
+        await collect(session, 1)
+        session._on_datagram(Ctrl.close(session.link_id).encode(), ("127.0.0.1", 0))  # type: ignore[attr-defined]
+    elif how == "silence":
+        await collect(session, 1)
+        await asyncio.sleep(0.05)  # past the second copy of the login request
+        await cam.reboot()
+    if how != "close":
+        # Like the coordinator: wait for the end, look at the reason, then close.
+        try:
+            async with asyncio.timeout(OPTS.silence_timeout + 1.5):
+                await session.wait_closed()
+        except CameraConnectionError as err:
+            reason = str(err)
+        else:
+            reason = ""
+        assert reason
+    await session.close()
+
+
+@pytest.mark.parametrize("how", ["close", "camera_close", "silence", "auth", "frames_iter"])
+async def test_ended_sessions_freed_without_gc(make_cam: CamFactory, how: str) -> None:
+    """Ended sessions must not sit in reference cycles until a full GC (soak RSS growth)."""
+    import gc
+    import weakref
+
+    # asyncio's debug mode logs "endpoint created: (transport, protocol)"; pytest keeps
+    # the log records, and with them the protocol -> session.
+    asyncio_logger = logging.getLogger("asyncio")
+    level = asyncio_logger.level
+    asyncio_logger.setLevel(logging.WARNING)
+    cam = await make_cam()
+    refs: list[weakref.ref[CameraSession]] = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            session: CameraSession | None
+            if how == "auth":
+                session = TegSession(info_of(cam), Credentials(password="000000000000"), OPTS)
+                refs.append(weakref.ref(session))
+                with pytest.raises(AuthenticationError, match="password"):
+                    await session.start()
+                await session.close()
+            elif how == "frames_iter":
+                session = await open_session(info_of(cam), None, OPTS)
+                refs.append(weakref.ref(session))
+                got = 0
+                try:
+                    async for _frame in session.frames():
+                        got += 1
+                        if got == 2:
+                            await cam.stop()
+                            await cam.start()
+                except SessionClosedError:
+                    pass
+                assert got >= 2
+                await session.close()
+            else:
+                session = await open_session(info_of(cam), None, OPTS)
+                refs.append(weakref.ref(session))
+                await _end_session(session, how, cam)
+            session = None
+            await asyncio.sleep(0.05)  # let the transport finish closing
+        await asyncio.sleep(0.1)
+        alive = [r() for r in refs if r() is not None]
+        assert not alive, f"{len(alive)} ended session(s) kept alive by reference cycles"
+    finally:
+        gc.enable()
+        asyncio_logger.setLevel(level)

@@ -8,7 +8,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator
+from .coordinator import OFFLINE_LOGGED, ChinesiumConfigEntry, ChinesiumCoordinator
 from .discovery import async_start_background_scan
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.CAMERA]
@@ -27,10 +27,22 @@ async def async_setup_entry(hass: HomeAssistant, entry: ChinesiumConfigEntry) ->
     coordinator = ChinesiumCoordinator(hass, entry)
     await coordinator.async_connect()
     entry.runtime_data = coordinator
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: ChinesiumConfigEntry) -> None:
+    """Apply changed options by reloading; data-only updates (moved camera) do not reload."""
+    if dict(entry.options) != entry.runtime_data.options:
+        await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ChinesiumConfigEntry) -> bool:
     """Unload the entities; the coordinator closes the session on unload."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ChinesiumConfigEntry) -> None:
+    """Forget the entry's availability-logging state."""
+    hass.data.get(OFFLINE_LOGGED, set()).discard(entry.entry_id)

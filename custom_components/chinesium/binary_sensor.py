@@ -1,4 +1,4 @@
-"""Connectivity binary sensor: on while the camera is connected and frames flow."""
+"""Connectivity binary sensor: on while frames flow (or, idle on demand, while reachable)."""
 
 from __future__ import annotations
 
@@ -40,5 +40,5 @@ class ChinesiumConnectionSensor(ChinesiumEntity, BinarySensorEntity):
 
     @property
     def is_on(self) -> bool:
-        """On while connected and frames arrive."""
-        return self.coordinator.data.streaming
+        """On while frames arrive; with no session (on demand) the last known reachability."""
+        return self.coordinator.data.online

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +16,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 import voluptuous as vol
 
 from . import const
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator, describe_error
 from .entity import ChinesiumEntity
-from .protocol import ChinesiumError
+from .protocol import ChinesiumError, Frame
 
 PARALLEL_UPDATES = 0
 
@@ -64,32 +65,76 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
 
     @property
     def available(self) -> bool:
-        """Available while the session is up."""
-        return super().available and self.coordinator.data.connected
+        """Available while connected or (on demand, idle) reachable at the last attempt."""
+        data = self.coordinator.data
+        return super().available and (data.connected or data.reachable)
 
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
     ) -> bytes | None:
-        """Return the latest frame, or wait for one if none arrived yet; None offline."""
-        if not self.coordinator.connected:
+        """Return the latest frame, or wait for one if none arrived yet; None offline.
+
+        On demand this connects first; a camera that does not answer or send a
+        frame in time raises a translated :class:`HomeAssistantError`.
+        """
+        coordinator = self.coordinator
+        if coordinator.on_demand:
+            return (await self._async_fresh_frame()).jpeg
+        if not coordinator.connected:
             return None
-        frame = self.coordinator.latest_frame
+        frame = coordinator.latest_frame
         if frame is None:
             try:
-                frame = await self.coordinator.async_snapshot()
+                frame = await coordinator.async_snapshot()
             except ChinesiumError:
                 return None
         return frame.jpeg
 
-    async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse:
-        """Serve an MJPEG stream: one part per frame the camera sends."""
+    async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse | None:
+        """Serve an MJPEG stream: one part per frame, at most ``max_fps`` per second.
+
+        On demand the session is held open for as long as the stream runs.
+        """
         coordinator = self.coordinator
+        min_interval = 1.0 / coordinator.max_fps if coordinator.max_fps > 0 else 0.0
+        loop = asyncio.get_running_loop()
+        sent: list[Frame | None] = [None]
+        sent_at = [0.0]
 
         async def _next_image() -> bytes | None:
-            frame = await coordinator.async_wait_frame(const.STREAM_FRAME_TIMEOUT)
+            if min_interval:
+                delay = sent_at[0] + min_interval - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            frame = coordinator.current_frame
+            if frame is None or frame is sent[0]:
+                frame = await coordinator.async_wait_frame(const.STREAM_FRAME_TIMEOUT)
+            sent[0] = frame
+            sent_at[0] = loop.time()
             return frame.jpeg if frame is not None else None
 
-        return await async_get_still_stream(request, _next_image, CONTENT_TYPE, 0.0)
+        if not coordinator.on_demand:
+            return await async_get_still_stream(request, _next_image, CONTENT_TYPE, 0.0)
+        try:
+            async with coordinator.async_use():
+                return await async_get_still_stream(request, _next_image, CONTENT_TYPE, 0.0)
+        except ChinesiumError as err:
+            LOGGER.debug("MJPEG stream of %s not started: %s", self.entity_id, err)
+            return None
+
+    async def _async_fresh_frame(self) -> Frame:
+        """Snapshot through the coordinator; errors become translated HA errors."""
+        try:
+            return await self.coordinator.async_snapshot()
+        except ChinesiumError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="snapshot_failed",
+                translation_placeholders={
+                    "entity_id": self.entity_id,
+                    "error": describe_error(err),
+                },
+            ) from err
 
     async def async_snapshot(self, filename: str | None = None) -> ServiceResponse:
         """Take a snapshot; save it to ``filename`` if given and return it."""
@@ -104,23 +149,13 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
                     translation_key="path_not_allowed",
                     translation_placeholders={"filename": filename},
                 )
-        if not self.coordinator.connected:
+        if not self.coordinator.on_demand and not self.coordinator.connected:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="camera_unavailable",
                 translation_placeholders={"entity_id": self.entity_id},
             )
-        try:
-            frame = await self.coordinator.async_snapshot()
-        except ChinesiumError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="snapshot_failed",
-                translation_placeholders={
-                    "entity_id": self.entity_id,
-                    "error": describe_error(err),
-                },
-            ) from err
+        frame = await self._async_fresh_frame()
         if path is not None:
             try:
                 await self.hass.async_add_executor_job(_write_file, path, frame.jpeg)

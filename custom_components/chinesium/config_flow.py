@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
+from homeassistant.core import callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -17,8 +25,24 @@ from homeassistant.helpers.typing import DiscoveryInfoType
 import voluptuous as vol
 
 from . import const
-from .const import CREDENTIAL_FIELDS, DOMAIN, FAMILY_LABELS
-from .discovery import async_discover, async_scan
+from .const import (
+    CONF_MAX_FPS,
+    CONF_SCAN_HOSTS,
+    CONF_STREAM_MODE,
+    CREDENTIAL_FIELDS,
+    DEFAULT_MAX_FPS,
+    DEFAULT_STREAM_MODE,
+    DOMAIN,
+    FAMILY_LABELS,
+    MAX_FPS_LIMIT,
+    STREAM_MODES,
+)
+from .discovery import async_discover, async_scan, expand_scan_host
+from .issues import (
+    async_create_unsupported_issue,
+    async_delete_unsupported_issue,
+    protocol_name,
+)
 from .protocol import (
     AuthenticationError,
     CameraFullError,
@@ -78,15 +102,20 @@ def entry_data(info: CameraInfo, credentials: Credentials) -> dict[str, Any]:
 
 
 async def async_probe(info: CameraInfo, credentials: Credentials) -> str | None:
-    """Open and close a session; return a form error key or ``None`` on success."""
+    """Open and close a session; return a form error key or ``None`` on success.
+
+    :class:`UnsupportedCameraError` is not mapped: the flow aborts on it.
+    """
+    if not info.supported:
+        raise UnsupportedCameraError(protocol_name(info))
     try:
         session = await open_session(info, credentials, const.SESSION_OPTIONS)
+    except UnsupportedCameraError:
+        raise
     except AuthenticationError:
         return "invalid_auth"
     except CameraFullError:
         return "camera_full"
-    except UnsupportedCameraError:
-        return "unsupported"
     except ChinesiumError:
         return "cannot_connect"
     await session.close()
@@ -97,6 +126,12 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a camera: scan, manual host, DHCP or background discovery."""
 
     VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> ChinesiumOptionsFlow:
+        """Options: stream mode, frame-rate cap, extra scan hosts."""
+        return ChinesiumOptionsFlow()
 
     def __init__(self) -> None:
         """Initialise the flow."""
@@ -127,6 +162,9 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
             self._discovered = {
                 info.uid: info for info in await async_scan(self.hass) if info.uid not in configured
             }
+            for info in self._discovered.values():
+                if not info.supported:
+                    async_create_unsupported_issue(self.hass, info)
             if not self._discovered:
                 return self.async_abort(reason="no_devices_found")
         options = {uid: camera_label(info) for uid, info in self._discovered.items()}
@@ -167,7 +205,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             credentials = credentials_from_input(user_input)
-            error = await async_probe(info, credentials)
+            error = await self._async_probe(info, credentials)
             if error is None:
                 return self._async_create(info, credentials)
             errors["base"] = error
@@ -226,7 +264,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             credentials = credentials_from_input(user_input)
-            error = await async_probe(info, credentials)
+            error = await self._async_probe(info, credentials)
             if error is None:
                 return self.async_update_reload_and_abort(
                     entry,
@@ -258,7 +296,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(info.uid)
                 self._abort_if_unique_id_mismatch(reason="wrong_device")
                 credentials = credentials_from_input(user_input)
-                error = await async_probe(info, credentials)
+                error = await self._async_probe(info, credentials)
                 if error is None:
                     return self.async_update_reload_and_abort(
                         entry, data_updates=entry_data(info, credentials)
@@ -298,6 +336,8 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         """Common tail of the discovery steps: dedupe, update a moved camera, confirm."""
         await self.async_set_unique_id(info.uid)
         self._abort_if_unique_id_configured(updates={CONF_HOST: info.host, CONF_PORT: info.port})
+        if not info.supported:
+            self._abort_unsupported(info)
         self._info = info
         self.context["title_placeholders"] = {"name": camera_title(info), "host": info.host}
         return await self.async_step_discovery_confirm()
@@ -305,14 +345,27 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_connect(self, info: CameraInfo) -> ConfigFlowResult | str:
         """Probe with default credentials: create the entry, ask for credentials, or an error."""
         self._info = info
-        error = await async_probe(info, Credentials())
+        error = await self._async_probe(info, Credentials())
         if error is None:
             return self._async_create(info, Credentials())
         if error == "invalid_auth":
             return await self.async_step_credentials()
         return error
 
+    async def _async_probe(self, info: CameraInfo, credentials: Credentials) -> str | None:
+        """:func:`async_probe`, aborting the flow if the camera is unsupported."""
+        try:
+            return await async_probe(info, credentials)
+        except UnsupportedCameraError as err:
+            self._abort_unsupported(info, err.name)
+
+    def _abort_unsupported(self, info: CameraInfo, name: str | None = None) -> NoReturn:
+        """Raise a repair issue for ``info`` and abort with ``unsupported``."""
+        async_create_unsupported_issue(self.hass, info, name)
+        raise AbortFlow("unsupported", {"name": protocol_name(info, name), "uid": info.uid})
+
     def _async_create(self, info: CameraInfo, credentials: Credentials) -> ConfigFlowResult:
+        async_delete_unsupported_issue(self.hass, info.uid)
         return self.async_create_entry(title=camera_title(info), data=entry_data(info, credentials))
 
     @staticmethod
@@ -323,3 +376,57 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
             "host": info.host,
             "family": FAMILY_LABELS[info.family],
         }
+
+
+class ChinesiumOptionsFlow(OptionsFlow):
+    """Stream mode, frame-rate cap and extra scan hosts of one camera entry."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and validate the options form."""
+        errors: dict[str, str] = {}
+        placeholders = {"host": ""}
+        if user_input is not None:
+            hosts = [h.strip() for h in user_input.get(CONF_SCAN_HOSTS) or () if h.strip()]
+            for host in hosts:
+                try:
+                    expand_scan_host(host)
+                except ValueError:
+                    errors[CONF_SCAN_HOSTS] = "invalid_host"
+                    placeholders["host"] = host
+                    break
+            if not errors:
+                return self.async_create_entry(
+                    data={
+                        CONF_STREAM_MODE: user_input.get(CONF_STREAM_MODE, DEFAULT_STREAM_MODE),
+                        CONF_MAX_FPS: int(user_input.get(CONF_MAX_FPS, DEFAULT_MAX_FPS)),
+                        CONF_SCAN_HOSTS: list(dict.fromkeys(hosts)),
+                    }
+                )
+        current = user_input or self.config_entry.options
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(options_schema(), current),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+
+def options_schema() -> vol.Schema:
+    """The options form (values are pre-filled from the entry's options)."""
+    return vol.Schema(
+        {
+            vol.Optional(CONF_STREAM_MODE, default=DEFAULT_STREAM_MODE): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(STREAM_MODES),
+                    translation_key=CONF_STREAM_MODE,
+                    mode=SelectSelectorMode.LIST,
+                )
+            ),
+            vol.Optional(CONF_MAX_FPS, default=DEFAULT_MAX_FPS): NumberSelector(
+                NumberSelectorConfig(min=0, max=MAX_FPS_LIMIT, step=1, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Optional(CONF_SCAN_HOSTS, default=list): TextSelector(
+                TextSelectorConfig(multiple=True)
+            ),
+        }
+    )

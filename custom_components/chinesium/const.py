@@ -20,6 +20,27 @@ LOGGER = logging.getLogger(__package__)
 CONF_UID: Final = "uid"
 CONF_FAMILY: Final = "family"
 
+# -- options (entry.options, set by the options flow) ------------------------------------
+CONF_STREAM_MODE: Final = "stream_mode"
+"""How the session is kept: ``STREAM_MODE_ALWAYS`` or ``STREAM_MODE_ON_DEMAND``."""
+STREAM_MODE_ALWAYS: Final = "always"
+"""Keep the camera session connected all the time (default)."""
+STREAM_MODE_ON_DEMAND: Final = "on_demand"
+"""Connect only while a viewer or snapshot needs frames."""
+STREAM_MODES: Final = (STREAM_MODE_ALWAYS, STREAM_MODE_ON_DEMAND)
+DEFAULT_STREAM_MODE: Final = STREAM_MODE_ALWAYS
+CONF_MAX_FPS: Final = "max_fps"
+"""Frame rate cap for MJPEG viewers; 0 = no cap."""
+DEFAULT_MAX_FPS: Final = 0
+MAX_FPS_LIMIT: Final = 30
+"""Largest value the options flow accepts for ``max_fps``."""
+CONF_SCAN_HOSTS: Final = "scan_hosts"
+"""Extra unicast discovery targets: ``host``, ``host:port`` or CIDR ``a.b.c.d/nn``."""
+SCAN_CIDR_MIN_PREFIX: Final = 22
+"""Largest network (smallest prefix length) a ``scan_hosts`` CIDR may name."""
+ON_DEMAND_LINGER: float = 30.0
+"""Seconds an on-demand session stays connected after the last viewer/snapshot."""
+
 SESSION_OPTIONS: SessionOptions = SessionOptions()
 """Options for every camera session (tests bind 127.0.0.1 and shorten timeouts)."""
 

@@ -1,4 +1,4 @@
-"""Diagnostics for a chinesium config entry (secrets and identifiers redacted)."""
+"""Diagnostics for a chinesium config entry and its device (secrets and identifiers redacted)."""
 
 from __future__ import annotations
 
@@ -7,34 +7,99 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import CONF_UID
-from .coordinator import ChinesiumConfigEntry
+from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator
+from .entity import device_manufacturer, device_model
 
-TO_REDACT = {CONF_PASSWORD, CONF_USERNAME, CONF_UID, CONF_HOST, "unique_id", "title"}
+TO_REDACT = {
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    CONF_UID,
+    CONF_HOST,
+    "unique_id",
+    "title",
+    "lan_ip",
+    "key",
+    "identifiers",
+    "serial_number",
+    "name",
+    "name_by_user",
+    "username",
+}
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: ChinesiumConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry, the session state and its counters."""
-    coordinator = entry.runtime_data
+    """Return the entry, the options, the session state and its counters."""
+    coordinator: ChinesiumCoordinator | None = getattr(entry, "runtime_data", None)
+    return {
+        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
+        **(_runtime(coordinator) if coordinator is not None else {"state": "not loaded"}),
+    }
+
+
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: ChinesiumConfigEntry, device: DeviceEntry
+) -> dict[str, Any]:
+    """Return the device registry entry plus the camera's runtime diagnostics."""
+    coordinator: ChinesiumCoordinator | None = getattr(entry, "runtime_data", None)
+    return {
+        "device": async_redact_data(
+            {
+                "identifiers": sorted(list(pair) for pair in device.identifiers),
+                "manufacturer": device.manufacturer,
+                "model": device.model,
+                "name": device.name,
+                "name_by_user": device.name_by_user,
+                "serial_number": device.serial_number,
+                "sw_version": device.sw_version,
+                "disabled_by": device.disabled_by,
+            },
+            TO_REDACT,
+        ),
+        **(_runtime(coordinator) if coordinator is not None else {"state": "not loaded"}),
+    }
+
+
+def _runtime(coordinator: ChinesiumCoordinator) -> dict[str, Any]:
+    """State, session details and counters (no identifiers)."""
     state = coordinator.data
     session = coordinator.session
     frame = coordinator.latest_frame
+    current = session.stats.as_dict() if session is not None else dict(state.stats)
+    totals = {key: value + current.get(key, 0) for key, value in coordinator.totals.items()}
+    info = coordinator.info
     return {
-        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "state": {
             "connected": state.connected,
+            "reachable": state.reachable,
             "streaming": state.streaming,
             "last_error": state.last_error,
             "reconnects": state.reconnects,
             "frames_received": coordinator.frame_count,
+            "users": coordinator.users,
+        },
+        "options": {
+            "stream_mode": coordinator.stream_mode,
+            "max_fps": coordinator.max_fps,
+        },
+        "camera": {
+            "manufacturer": device_manufacturer(info),
+            "model": device_model(info),
+            "firmware": coordinator.firmware,
+            "supported": info.supported,
         },
         "session": {
-            "family": str(coordinator.info.family),
-            "app_layer": coordinator.info.app_layer,
-            "stats": session.stats.as_dict() if session is not None else state.stats,
+            "family": str(info.family),
+            "app_layer": info.app_layer,
+            "stream_mode": coordinator.stream_mode,
+            "stats": current,
+            "totals": totals,
+            "frames_ok": totals.get("frames_ok", 0),
+            "frames_dropped": totals.get("frames_dropped", 0),
         },
         "latest_frame": None
         if frame is None

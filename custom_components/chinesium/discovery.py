@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+import ipaddress
+import re
 
 from homeassistant.components import network
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
@@ -13,8 +15,68 @@ from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.event import async_track_time_interval
 
 from . import const
-from .const import DOMAIN, LOGGER
+from .const import CONF_SCAN_HOSTS, DOMAIN, LOGGER, SCAN_CIDR_MIN_PREFIX
+from .issues import async_create_unsupported_issue, async_delete_unsupported_issue
 from .protocol import CameraInfo, discover
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$",
+    re.IGNORECASE,
+)
+
+
+def expand_scan_host(value: str) -> list[str]:
+    """Validate one scan target and return the discovery targets it stands for.
+
+    ``host`` and ``host:port`` (an IPv4 address or a host name) come back as
+    they are; a CIDR ``a.b.c.d/nn`` with ``nn >= 22`` expands to its host
+    addresses. Raises :class:`ValueError` for anything else.
+    """
+    value = value.strip()
+    if "/" in value:
+        try:
+            net = ipaddress.IPv4Network(value, strict=False)
+        except ValueError as err:
+            raise ValueError(f"invalid network {value!r}") from err
+        if net.prefixlen < SCAN_CIDR_MIN_PREFIX:
+            raise ValueError(f"network {value!r} is larger than /{SCAN_CIDR_MIN_PREFIX}")
+        return [str(addr) for addr in net.hosts()]
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = value, ""
+    elif not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"invalid port in {value!r}")
+    if all(part.isdigit() for part in host.split(".")):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError as err:
+            raise ValueError(f"invalid IPv4 address in {value!r}") from err
+    elif not _HOSTNAME.match(host):
+        raise ValueError(f"invalid host name in {value!r}")
+    return [value]
+
+
+def expand_scan_hosts(values: Iterable[str]) -> list[str]:
+    """Expand many scan targets (see :func:`expand_scan_host`); invalid ones are skipped."""
+    targets: dict[str, None] = {}
+    for value in values:
+        try:
+            targets.update(dict.fromkeys(expand_scan_host(value)))
+        except ValueError as err:
+            LOGGER.warning("Ignoring scan host: %s", err)
+    return list(targets)
+
+
+@callback
+def async_extra_hosts(hass: HomeAssistant) -> list[str]:
+    """Extra unicast discovery targets: ``const.SCAN_HOSTS`` plus every entry's ``scan_hosts``.
+
+    A plain (non-coroutine) event-loop function; CIDRs come back expanded.
+    """
+    values = list(const.SCAN_HOSTS)
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        values.extend(entry.options.get(CONF_SCAN_HOSTS) or ())
+    return expand_scan_hosts(values)
 
 
 async def async_broadcast_targets(hass: HomeAssistant) -> list[str]:
@@ -54,19 +116,19 @@ async def async_discover(
 
 
 async def async_scan(hass: HomeAssistant) -> list[CameraInfo]:
-    """Scan the LAN: broadcast on every enabled adapter plus ``const.SCAN_HOSTS``."""
-    return await async_discover(hass, const.SCAN_HOSTS, broadcast=True)
+    """Scan the LAN: broadcast on every enabled adapter plus :func:`async_extra_hosts`."""
+    return await async_discover(hass, async_extra_hosts(hass), broadcast=True)
 
 
 async def async_find_camera(
     hass: HomeAssistant, uid: str, hosts: Iterable[str] = ()
 ) -> CameraInfo | None:
-    """Unicast-search ``hosts`` (and ``const.SCAN_HOSTS``) for ``uid``; ``None`` if absent.
+    """Unicast-search ``hosts`` (and :func:`async_extra_hosts`) for ``uid``; ``None`` if absent.
 
     No broadcast: a camera that moved to another IP is found by DHCP or the
     periodic background scan, which update the entry.
     """
-    for info in await async_discover(hass, [*hosts, *const.SCAN_HOSTS]):
+    for info in await async_discover(hass, [*hosts, *async_extra_hosts(hass)]):
         if info.uid == uid:
             return info
     return None
@@ -74,9 +136,16 @@ async def async_find_camera(
 
 @callback
 def async_trigger_discovery(hass: HomeAssistant, cameras: Iterable[CameraInfo]) -> None:
-    """Start an integration-discovery flow for every new or moved camera."""
+    """Start an integration-discovery flow for every new or moved camera.
+
+    A camera whose protocol we cannot speak gets a repair issue instead.
+    """
     known = {entry.unique_id: entry for entry in hass.config_entries.async_entries(DOMAIN)}
     for info in cameras:
+        if not info.supported:
+            async_create_unsupported_issue(hass, info)
+            continue
+        async_delete_unsupported_issue(hass, info.uid)
         entry = known.get(info.uid)
         if entry is not None and (entry.data.get(CONF_HOST), entry.data.get(CONF_PORT)) == (
             info.host,

@@ -94,17 +94,35 @@ class CameraSession(ABC):
         self._started = True
 
     async def close(self) -> None:
-        """Close the session politely; idempotent."""
-        if self._closed is not None and not self._closed.done():
-            self._closed.set_result(None)
+        """Close the session politely; idempotent.
+
+        Also drops what could keep the ended session alive in reference cycles
+        (listeners, waiters, the traceback of the loss reason, which references
+        the frames that awaited ``wait_closed()``), so it is freed by reference
+        counting as soon as its owner lets go of it. ``wait_closed()`` still
+        raises the loss reason afterwards.
+        """
+        closed = self._closed
+        if closed is not None and not closed.done():
+            closed.set_result(None)
         self._fail_waiters(SessionClosedError("session closed"))
+        self._listeners.clear()
         await self._safe_close()
+        if closed is not None and not closed.cancelled():
+            _drop_tracebacks(closed.exception())
 
     async def wait_closed(self) -> None:
         """Wait until the session ends; raise the reason if it was lost."""
-        if self._closed is None:
+        closed = self._closed
+        if closed is None:
             raise SessionClosedError("session not started")
-        await asyncio.shield(self._closed)
+        # The loss reason's traceback will record this frame: it must reference
+        # neither the session nor the future holding the reason (cycles).
+        del self
+        try:
+            await asyncio.shield(closed)
+        finally:
+            del closed
 
     def add_frame_listener(self, listener: FrameListener) -> Unsubscribe:
         """Call ``listener(frame)`` for every delivered frame; returns an unsubscribe."""
@@ -152,9 +170,13 @@ class CameraSession(ABC):
             queue.put_nowait(frame)
 
         unsub = self.add_frame_listener(_put)
+        if self._closed is None:
+            unsub()
+            raise SessionClosedError("session not started")
+        closed: asyncio.Future[Any] = self._closed
+        # The loss reason raised below must not record a frame referencing the session.
+        del self
         try:
-            assert self._closed is not None
-            closed: asyncio.Future[Any] = self._closed
             while True:
                 get: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
                 done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -164,7 +186,7 @@ class CameraSession(ABC):
                 get.cancel()
                 while not queue.empty():
                     yield queue.get_nowait()
-                self._closed.result()  # raises the loss reason, if any
+                closed.result()  # raises the loss reason, if any
                 return
         finally:
             unsub()
@@ -199,6 +221,7 @@ class CameraSession(ABC):
     def _lost(self, reason: ChinesiumError) -> None:
         """Mark the session as ended by the camera/network; idempotent."""
         if self._closed is not None and not self._closed.done():
+            _drop_tracebacks(reason)
             self._closed.set_exception(reason)
             # Mark retrieved so an owner that never awaits does not log a warning.
             self._closed.exception()
@@ -217,3 +240,14 @@ class CameraSession(ABC):
             await self._close()
         except Exception:
             _LOGGER.debug("error while closing session", exc_info=True)
+
+
+def _drop_tracebacks(err: BaseException | None) -> None:
+    """Forget the tracebacks of ``err`` and its causes/contexts (they pin frames)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        err.__traceback__ = None
+        if err.__cause__ is not None:
+            _drop_tracebacks(err.__cause__)
+        err = err.__context__

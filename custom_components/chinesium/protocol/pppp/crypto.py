@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..errors import MalformedPacketError
+
 TABLE = bytes.fromhex(
     "7C9CE84A13DEDCB22F2123E4307B3D8CBC0B270C3CF79AE7087196009785EFC1"
     "1FC4DBA1C2EBD901FABA3B05B81587832872D18B5AD6DA9358FEAACC6E1BF0A3"
@@ -87,8 +89,15 @@ SERVER_KEY = "SSD@cs2-network."
 
 
 def key_bytes(key: str | bytes) -> bytes:
-    """Mash a key string into the 4-byte effective key (k0, k1, k2, k3)."""
-    raw = key.encode("latin-1") if isinstance(key, str) else bytes(key)
+    """Mash a key string into the 4-byte effective key (k0, k1, k2, k3).
+
+    Raises :class:`MalformedPacketError` (a ``ValueError``) for a key that is
+    not Latin-1 text (keys are ASCII in practice).
+    """
+    try:
+        raw = key.encode("latin-1") if isinstance(key, str) else bytes(key)
+    except (UnicodeEncodeError, TypeError) as err:
+        raise MalformedPacketError(f"PPPP key must be Latin-1 text: {key!r}") from err
     raw = raw[:MAX_KEY_BYTES]
     k0 = k2 = k3 = 0
     for b in raw:
@@ -133,7 +142,7 @@ class Cipher:
 @lru_cache(maxsize=64)
 def _cipher(key: str) -> Cipher:
     if not key:
-        raise ValueError("empty key means no encryption")
+        raise MalformedPacketError("empty key means no encryption")
     k = key_bytes(key)
     ks = bytes(TABLE[(k[prev & 3] + prev) & 0xFF] for prev in range(256))
     return Cipher(key, k, ks)

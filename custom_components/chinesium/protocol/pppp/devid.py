@@ -19,8 +19,8 @@ LEGACY_ILNK_CHECK_ALPHABET = frozenset("ABCDEF")
 LETTER_ALIASES: dict[str, str] = {"B": "BHCC", "F": "FHBB", "G": "GHBB"}
 """One-letter prefix aliases shown by the LookCam app (``G000001NRLXW``)."""
 
-_DASHED = re.compile(r"^([A-Z0-9]{1,7})-(\d{1,8})-([A-Z0-9]{1,7})$")
-_PLAIN = re.compile(r"^([A-Z]{1,7})(\d{1,8})([A-Z]{1,7})$")
+_DASHED = re.compile(r"^([A-Z0-9]{1,7})-([0-9]{1,8})-([A-Z0-9]{1,7})$")
+_PLAIN = re.compile(r"^([A-Z]{1,7})([0-9]{1,8})([A-Z]{1,7})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +77,25 @@ class DeviceId:
     def parse(cls, text: str) -> DeviceId:
         """Parse ``ABC-123456-VWXYZ``, ``ABC123456VWXYZ`` or a LookCam alias.
 
-        Case-insensitive; surrounding whitespace is ignored. Raises ``ValueError``.
+        Case-insensitive; surrounding whitespace is ignored. Raises
+        :class:`MalformedPacketError` (a ``ValueError``) for anything else.
         """
+        if not isinstance(text, str):
+            raise MalformedPacketError(f"not a PPPP device ID: {text!r}")
         norm = text.strip().upper()
         match = _DASHED.match(norm) if "-" in norm else _PLAIN.match(norm)
         if match is None:
-            raise ValueError(f"not a PPPP device ID: {text!r}")
+            raise MalformedPacketError(f"not a PPPP device ID: {text!r}")
         prefix, serial, check = match.group(1), int(match.group(2)), match.group(3)
         prefix = LETTER_ALIASES.get(prefix, prefix)
         if len(prefix) < 3 or len(check) < 3:
-            raise ValueError(f"not a PPPP device ID: {text!r}")
+            raise MalformedPacketError(f"not a PPPP device ID: {text!r}")
         if serial > 0xFFFFFFFF:
-            raise ValueError(f"DID serial out of range: {text!r}")
-        return cls(prefix, serial, check)
+            raise MalformedPacketError(f"DID serial out of range: {text!r}")
+        try:
+            return cls(prefix, serial, check)
+        except ValueError as err:  # pragma: no cover - the patterns above exclude it
+            raise MalformedPacketError(str(err)) from err
 
     def matches(self, other: DeviceId) -> bool:
         """True if both IDs name the same device (what a CS2 device compares)."""

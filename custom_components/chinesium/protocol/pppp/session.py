@@ -49,6 +49,10 @@ def _unsupported(layer: AppLayer) -> UnsupportedCameraError:
     )
 
 
+PROBE_TIMEOUT = 1.0
+"""Seconds to wait for a login reply from a layer that is only a guess."""
+
+
 class PpppSession(CameraSession):
     """A live session with one PPPP camera speaking SHIX JSON or iLnk binary."""
 
@@ -104,6 +108,7 @@ class PpppSession(CameraSession):
     async def _close(self) -> None:
         conn, client = self.conn, self.client
         self.conn = None
+        self._assembler.reset()  # frees a partial frame's payloads
         if conn is None:
             return
         if client is not None:
@@ -143,47 +148,55 @@ class PpppSession(CameraSession):
 
     async def _login(self, conn: PpppConnection, layers: list[AppLayer]) -> AppClient:
         """Try each candidate layer; within a layer, each credential pair."""
-        control = conn.channel(CONTROL_CHANNEL)
-        timeout = self.options.connect_timeout
         last: ChinesiumError = CameraTimeoutError("no app-layer reply")
-        queue = list(layers)
-        tried: set[AppLayer] = set()
-        while queue:
-            layer = queue.pop(0)
-            if layer in tried:
-                continue
-            tried.add(layer)
-            client = CLIENTS[layer](control, reply_timeout=timeout)
-            self.client = client
-            if control.buffered:  # bytes that arrived before the handler existed
-                client.feed(await control.read())
-            auth_failed = False
-            for user, password in self._candidates(type(client)):
-                try:
-                    await client.login(user, password)
-                except AuthenticationError as err:
-                    auth_failed = True
-                    last = err
+        try:
+            control = conn.channel(CONTROL_CHANNEL)
+            timeout = self.options.connect_timeout
+            queue = list(layers)
+            tried: set[AppLayer] = set()
+            while queue:
+                layer = queue.pop(0)
+                if layer in tried:
                     continue
-                except WrongLayerError as err:
-                    if err.layer not in SUPPORTED:
-                        raise _unsupported(err.layer) from err
-                    queue.insert(0, err.layer)
-                    break
-                except CameraTimeoutError as err:
-                    if auth_failed:
-                        # Answered before, silent now: treat as a refused login.
-                        last = AuthenticationError(f"{layer.value} login not answered")
+                tried.add(layer)
+                # While other candidate layers remain, a silent layer is probably the wrong
+                # one: give up on it quickly (LAN replies take milliseconds) and move on.
+                wait = min(PROBE_TIMEOUT, timeout) if queue else timeout
+                client = CLIENTS[layer](control, reply_timeout=wait)
+                self.client = client
+                if control.buffered:  # bytes that arrived before the handler existed
+                    client.feed(await control.read())
+                auth_failed = False
+                for user, password in self._candidates(type(client)):
+                    try:
+                        await client.login(user, password)
+                    except AuthenticationError as err:
+                        auth_failed = True
+                        last = err
+                        continue
+                    except WrongLayerError as err:
+                        if err.layer not in SUPPORTED:
+                            raise _unsupported(err.layer) from err
+                        queue.insert(0, err.layer)
                         break
-                    last = err
-                    break
-                self.app_layer = layer
-                self.username = user
-                return client
-            if auth_failed:
-                raise last
-            client.detach()
-        raise last
+                    except CameraTimeoutError as err:
+                        if auth_failed:
+                            # Answered before, silent now: treat as a refused login.
+                            last = AuthenticationError(f"{layer.value} login not answered")
+                            break
+                        last = err
+                        break
+                    self.app_layer = layer
+                    self.username = user
+                    return client
+                if auth_failed:
+                    raise last
+                client.detach()
+            raise last
+        finally:
+            # ``last`` -> its traceback -> this frame -> ``last``: a cycle holding the
+            # session (the error propagates to the owner regardless).
+            del last
 
     def _video_channel(self) -> int:
         return self.client.video_channel if self.client is not None else 1

@@ -203,6 +203,12 @@ class Reassembler:
                 return done if out is None else out + done
         return out
 
+    def clear(self) -> None:
+        """Forget partial and held frames (the session ended; not counted as drops)."""
+        self._partials.clear()
+        self._held.clear()
+        self.naks.clear()
+
     def poll(self) -> list[DecodedFrame] | None:
         """Release held frames whose wait is over (call a few times a second)."""
         return self._release() if self._held else None

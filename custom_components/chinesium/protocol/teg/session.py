@@ -83,6 +83,7 @@ class TegSession(CameraSession):
     """Streams requested with LIVE (bit 0 video, bit 1 audio; audio is received and ignored)."""
     _transport: asyncio.DatagramTransport | None = None
     _task: asyncio.Task[None] | None = None
+    _ended = False
 
     def _setup(self) -> None:
         self.link_id = 1
@@ -95,6 +96,7 @@ class TegSession(CameraSession):
         self._live_ok = False
         self._refused = 0
         self._failure: ChinesiumError | None = None
+        self._ended = False
         self._rate = 10
         self._poll_timer: asyncio.TimerHandle | None = None
         self._pair_timer: asyncio.TimerHandle | None = None
@@ -163,6 +165,7 @@ class TegSession(CameraSession):
                 await task
         transport, self._transport = self._transport, None
         if transport is None or transport.is_closing():
+            self._release()
             return
         login = self._login
         if (
@@ -182,6 +185,21 @@ class TegSession(CameraSession):
                 await asyncio.sleep(0.01)
                 transport.sendto(bye)
         transport.close()
+        self._release()
+
+    def _release(self) -> None:
+        """Drop references that would keep the ended session alive in cycles.
+
+        The failure reason (and the login/live futures holding it) carries a
+        traceback whose frames reference this session; partial frames pin
+        datagram buffers. ``_ended`` keeps the datagram handler shut.
+        """
+        self._ended = True
+        self._failure = None
+        self._login = self._live = None
+        reasm: Reassembler | None = getattr(self, "_reasm", None)
+        if reasm is not None:
+            reasm.clear()
 
     # -- open helpers ---------------------------------------------------------------------
 
@@ -255,12 +273,16 @@ class TegSession(CameraSession):
 
     def _fail(self, err: ChinesiumError) -> None:
         """End the session because of ``err`` (camera/network side)."""
+        if self._ended:
+            return
         if self._failure is None:
             self._failure = err
         for fut in (self._login, self._live):
             if fut is not None and not fut.done():
-                fut.set_exception(err)
-                fut.exception()  # retrieved: _retry raises self._failure itself
+                # Wake _retry, which raises self._failure itself. (Cancelling keeps the
+                # error out of the future: err -> traceback -> _retry frame -> fut -> err
+                # would be a reference cycle holding the session.)
+                fut.cancel()
         if self._started:
             _LOGGER.debug("TEG session %s lost: %s", self.info.uid, err)
             self._lost(err)
@@ -271,7 +293,7 @@ class TegSession(CameraSession):
     # -- datagram handling ------------------------------------------------------------
 
     def _on_datagram(self, data: bytes, addr: Any) -> None:
-        if self._failure is not None:
+        if self._failure is not None or self._ended:
             return  # the session is over; only close() remains
         stats = self.stats
         stats.packets += 1
