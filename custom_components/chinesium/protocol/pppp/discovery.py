@@ -16,9 +16,10 @@ from typing import Any
 
 from ..errors import ChinesiumError
 from ..model import CameraInfo, Family
+from .apps.identify import SUPPORTED, identify as identify_layer
 from .codec import LAN_SEARCH, MsgType, PunchPkt, decode
 from .crypto import KNOWN_KEYS, SERVER_KEY, Cipher, detect_key
-from .devid import DeviceId, is_legacy_ilnk_check
+from .devid import DeviceId
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,118 +28,19 @@ SEARCH_INTERVAL = 0.5
 SEARCH_KEYS: tuple[str, ...] = tuple(k for k in KNOWN_KEYS if k != SERVER_KEY)
 """PSKs tried by default (every known camera key)."""
 
-SUPPORTED_APP_LAYERS: frozenset[str] = frozenset({"shix", "ilnk"})
-"""App layers this library can stream from (the app-layer package may extend it)."""
-
-_KEY_LAYERS: dict[str, str] = {
-    "camera": "shix",
-    "SHIX": "shix",
-    "vstarcam2019": "vstarcam",
-    "vstarcam2018": "vstarcam",
-    "@@@@....": "vstarcam",  # JXLCAM: VStarcam-like CGI calls
-}
-_PREFIX_LAYERS: dict[str, str] = {
-    # SHIX JSON (365Cam, HDWifiCamPro, ... and HomeEye/LookCamPro)
-    **dict.fromkeys(
-        (
-            "DBG",
-            "DGB",
-            "DGO",
-            "DGOA",
-            "DGOB",
-            "DGOC",
-            "DGOD",
-            "DGOE",
-            "DGOF",
-            "DGOG",
-            "DGOH",
-            "DGOJ",
-            "DGOK",
-            "DGHA",
-            "DGHG",
-            "DGKA",
-            "DGKB",
-            "DGKC",
-            "NMSA",
-            "NMSB",
-            "NMSZ",
-            "PETA",
-            "AYS",
-            "AYSA",
-            "TUT",
-        ),
-        "shix",
-    ),
-    # iLnk binary (YsxLite, FtyCamPro)
-    **dict.fromkeys(
-        (
-            "BATC",
-            "BATD",
-            "BATE",
-            "PTZ",
-            "PTZA",
-            "PTZB",
-            "TBAT",
-            "FTY",
-            "FTYA",
-            "FTYC",
-            "FTZ",
-            "FTZW",
-        ),
-        "ilnk",
-    ),
-    # VStarcam / JXLCAM / minicam CGI
-    **dict.fromkeys(
-        (
-            "VSTA",
-            "VSTB",
-            "VSTC",
-            "VSTD",
-            "VSTF",
-            "VSTG",
-            "VSTH",
-            "VSTJ",
-            "VSTK",
-            "VSTL",
-            "VSTM",
-            "VSTN",
-            "VSTP",
-            "VC0",
-            "ELSC",
-            "ACCQ",
-            "ACCR",
-            "ACCS",
-            "BCCA",
-            "BCCQ",
-            "CAMA",
-            "CAM888",
-        ),
-        "vstarcam",
-    ),
-    **dict.fromkeys(("BHCC", "FHBB", "GHBB"), "lookcam"),
-    **dict.fromkeys(
-        ("AAFF", "MMMM", "NNNN", "PPPP", "SSAA", "SSAH", "SSAK", "SSAT", "SSSS", "TTTT"), "camhi"
-    ),
-    **dict.fromkeys(("TNPCHNA", "TNPCHNB", "TNPUSAC", "TNPUSAM", "TNPXGAC"), "yi"),
-    "TUYASA": "tuya",
-    "ECIPCM": "meari",
-}
+SUPPORTED_APP_LAYERS: frozenset[str] = frozenset(layer.value for layer in SUPPORTED)
+"""App layers this library can stream from."""
 
 
 def identify(did: DeviceId, key: str | None) -> str | None:
     """Best guess of the app layer (``"shix"``, ``"ilnk"``, ``"vstarcam"``, ...) or None.
 
     Uses the PSK first (it names the network), then the device prefix
-    (pppp.md §6.1 / seed table), then the legacy iLnk check-code alphabet.
+    (pppp.md §6.1 / seed table), then the legacy iLnk check-code alphabet; the
+    tables live in :mod:`.apps.identify`.
     """
-    if key and key in _KEY_LAYERS:
-        return _KEY_LAYERS[key]
-    layer = _PREFIX_LAYERS.get(did.prefix)
-    if layer is not None:
-        return layer
-    if not key and is_legacy_ilnk_check(did.check):
-        return "ilnk"
-    return None
+    layer = identify_layer(prefix=did.prefix, key=key, check=did.check).layer
+    return None if layer is None else layer.value
 
 
 def search_datagrams(keys: Iterable[str] = SEARCH_KEYS) -> list[bytes]:
