@@ -27,6 +27,8 @@ find_uv() {
   echo "$ROOT/.cache/uv-tool/bin/uv"
 }
 
+# Use the OS trust store (works behind TLS-inspecting proxies whose CA is installed).
+export UV_NATIVE_TLS="${UV_NATIVE_TLS:-1}"
 PY="$(find_python)"
 UV="$(find_uv)"
 export UV
