@@ -6,7 +6,7 @@ project venv)::
     .cache/aiopppp-venv/bin/python bench/interop_aiopppp.py --port 40000 --frames 5
 
 Discovery is unicast to ``--host`` (must be in 127.0.0.0/8); aiopppp's own
-discovery socket (0.0.0.0 + SO_BROADCAST, default target 255.255.255.255) is
+discovery socket (0.0.0.0 + SO_BROADCAST to the limited broadcast address) is
 replaced by a loopback-bound socket without broadcast. Prints one JSON object.
 """
 

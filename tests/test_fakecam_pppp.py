@@ -554,7 +554,7 @@ def test_defaults_and_cli() -> None:
 
 async def test_non_loopback_host_is_refused() -> None:
     with pytest.raises(ValueError, match="non-loopback"):
-        await PpppCamera(PpppCameraConfig(host="192.168.1.10")).start()
+        await PpppCamera(PpppCameraConfig(host="192.168.1.10")).start()  # refused: never bound
 
 
 async def test_ilnk_snapshot_sends_one_frame(make_cam: CamFactory, make_peer: PeerFactory) -> None:

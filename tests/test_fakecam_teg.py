@@ -762,9 +762,9 @@ async def test_stop_sends_close(make_cam: CamFactory, peers: Any) -> None:
 
 def test_refuses_non_loopback() -> None:
     with pytest.raises(ValueError, match=r"127\.0\.0\.0/8"):
-        TegCamera(TegCameraConfig(host="192.168.1.60"))
+        TegCamera(TegCameraConfig(host="192.168.1.60"))  # refused: never bound
     with pytest.raises(SystemExit, match="allow-non-loopback"):
-        main(["teg", "--host", "10.1.2.3"])
+        main(["teg", "--host", "10.1.2.3"])  # refused: never bound
 
 
 def test_cli_configs_per_host() -> None:

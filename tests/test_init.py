@@ -224,7 +224,8 @@ async def test_unsupported_on_reconnect_stops(
 async def test_broadcast_targets_come_from_network(hass: HomeAssistant) -> None:
     """Broadcast addresses come from HA's network integration (default adapter)."""
     assert await async_setup_component(hass, "network", {})
-    assert await REAL_BROADCAST_TARGETS(hass) == ["255.255.255.255"]
+    # only the list of targets is computed here: nothing is sent
+    assert await REAL_BROADCAST_TARGETS(hass) == ["255.255.255.255"]  # not sent
 
 
 async def test_stats_refresh(hass: HomeAssistant, teg_camera: TegCamera) -> None:
