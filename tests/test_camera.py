@@ -10,7 +10,7 @@ import logging
 from unittest.mock import patch
 
 from aiohttp import ClientResponse
-from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import ATTR_ENTITY_ID, CONF_MAC, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -57,6 +57,29 @@ async def test_camera_entity(
     assert device.serial_number == UID
     assert device.sw_version is None
     assert device.configuration_url is None
+    assert device.connections == set()  # no MAC known: not found via DHCP
+
+
+async def test_device_mac_connection(
+    hass: HomeAssistant, teg_camera: TegCamera, device_registry: dr.DeviceRegistry
+) -> None:
+    """A MAC stored by the DHCP flow becomes the device's network connection."""
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_MAC: "aa:bb:cc:dd:ee:ff"}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    device = device_registry.async_get_device(identifiers={(DOMAIN, UID)})
+    assert device is not None
+    assert device.connections == {(dr.CONNECTION_NETWORK_MAC, "aa:bb:cc:dd:ee:ff")}
+    assert (
+        device_registry.async_get_device(
+            connections={(dr.CONNECTION_NETWORK_MAC, "aa:bb:cc:dd:ee:ff")}
+        )
+        == device
+    )
 
 
 async def test_camera_proxy_returns_jpeg(

@@ -12,7 +12,7 @@ from homeassistant.config_entries import (
     SOURCE_USER,
     ConfigEntryState,
 )
-from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
+from homeassistant.const import CONF_HOST, CONF_MAC, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
@@ -281,6 +281,8 @@ async def test_manual_known_camera_moved(hass: HomeAssistant, teg_camera: TegCam
 # -- DHCP ------------------------------------------------------------------------------
 
 DHCP_INFO = DhcpServiceInfo(ip="127.0.0.1", hostname="rtthread", macaddress="aabbccddeeff")
+DHCP_MAC = "aa:bb:cc:dd:ee:ff"
+"""``DHCP_INFO.macaddress`` as stored in the entry (``format_mac``)."""
 
 
 async def test_dhcp_new_camera(hass: HomeAssistant, teg_camera: TegCamera) -> None:
@@ -297,6 +299,27 @@ async def test_dhcp_new_camera(hass: HomeAssistant, teg_camera: TegCamera) -> No
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     await hass.async_block_till_done()
     _check_entry(result, teg_camera)
+    assert result["data"][CONF_MAC] == DHCP_MAC
+
+
+async def test_dhcp_new_camera_with_password_stores_mac(
+    hass: HomeAssistant, camera_factory: CameraFactory
+) -> None:
+    """The MAC from DHCP survives the detour through the credentials step."""
+    cam = await camera_factory(token=SECRET_TOKEN)
+    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", cam.discovery_port):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
+        )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "credentials"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: SECRET_TOKEN}
+    )
+    await hass.async_block_till_done()
+    _check_entry(result, cam, SECRET_TOKEN)
+    assert result["data"][CONF_MAC] == DHCP_MAC
 
 
 async def test_dhcp_known_camera_new_address(hass: HomeAssistant, teg_camera: TegCamera) -> None:
@@ -313,6 +336,24 @@ async def test_dhcp_known_camera_new_address(hass: HomeAssistant, teg_camera: Te
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert (entry.data[CONF_HOST], entry.data[CONF_PORT]) == ("127.0.0.1", teg_camera.session_port)
+    assert entry.data[CONF_MAC] == DHCP_MAC
+
+
+async def test_dhcp_known_camera_mac_changed(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """DHCP for a configured camera with a stale MAC (same address) replaces the MAC."""
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_MAC: "00:11:22:33:44:55"}
+    )
+    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", teg_camera.discovery_port):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
+        )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_MAC] == DHCP_MAC
+    assert entry.data[CONF_HOST] == "127.0.0.1"
 
 
 async def test_dhcp_nothing_answers(hass: HomeAssistant, socket_enabled: None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.const import CONF_MAC
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -76,6 +77,29 @@ async def test_device_diagnostics(
     assert diag["device"]["manufacturer"] == "IWFCam (TEG)"
     assert diag["session"]["stats"]["frames_ok"] >= 1
     assert diag == snapshot(exclude=VOLATILE)
+
+
+async def test_diagnostics_redact_mac(
+    hass: HomeAssistant,
+    teg_camera: TegCamera,
+    hass_client: ClientSessionGenerator,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A MAC from DHCP (entry data and device connection) is redacted."""
+    mac = "aa:bb:cc:dd:ee:ff"
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_MAC: mac})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    device = device_registry.async_get_device(identifiers={(DOMAIN, UID)})
+    assert device is not None
+    assert device.connections == {(dr.CONNECTION_NETWORK_MAC, mac)}
+    entry_diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert entry_diag["entry"]["data"][CONF_MAC] == "**REDACTED**"
+    device_diag = await get_diagnostics_for_device(hass, hass_client, entry, device)
+    assert device_diag["device"]["connections"] == "**REDACTED**"
+    assert mac not in str(entry_diag) + str(device_diag)
 
 
 async def test_diagnostics_totals_survive_reconnect(

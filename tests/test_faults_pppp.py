@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import dataclasses
-import io
 import random
 import socket
 import time
 from typing import Any
 
-from PIL import Image
 import pytest
 
 from bench.fuzz import Mutator, Relay, app_corpus, pppp_corpus
@@ -28,27 +26,27 @@ from custom_components.chinesium.protocol.pppp.session import PpppSession
 from fakecam.pppp import PpppCamera, PpppCameraConfig
 
 from .conftest import wait_for
+from .helpers import (
+    LOOPBACK,
+    SessionRecorder,
+    assert_decodes,
+    assert_strictly_increasing,
+    loopback_options,
+    session_end,
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-LOOPBACK = "127.0.0.1"
 DUID = "ABCD-123456-VWXYZ"
-OPTS = SessionOptions(
-    connect_timeout=1.5,
-    keepalive_interval=0.2,
-    silence_timeout=0.8,
-    first_frame_timeout=2.0,
-    local_host=LOOPBACK,
-)
+OPTS = loopback_options(connect_timeout=1.5, keepalive_interval=0.2, silence_timeout=0.8)
 
 
-class Harness:
+class Harness(SessionRecorder[PpppSession]):
     """Cameras and sessions of one test, with their frames; cleans up afterwards."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.cams: list[PpppCamera] = []
-        self.sessions: list[PpppSession] = []
-        self.frames: dict[int, list[Frame]] = {}
 
     async def camera(self, **kw: Any) -> PpppCamera:
         kw.setdefault("fps", 20.0)
@@ -59,20 +57,12 @@ class Harness:
 
     async def open(self, port: int, options: SessionOptions = OPTS) -> PpppSession:
         info = CameraInfo(DUID, LOOPBACK, port, Family.PPPP, app_layer="shix")
-        session = PpppSession(info, Credentials(), options)
-        self.sessions.append(session)
-        got: list[Frame] = []
-        self.frames[id(session)] = got
-        session.add_frame_listener(got.append)
+        session = self.track(PpppSession(info, Credentials(), options))
         await session.start()
         return session
 
-    def of(self, session: PpppSession) -> list[Frame]:
-        return self.frames[id(session)]
-
     async def close(self) -> None:
-        for session in self.sessions:
-            await session.close()
+        await super().close()
         for cam in self.cams:
             await cam.stop()
 
@@ -93,17 +83,8 @@ def assert_sent_intact(frames: list[Frame], cam: PpppCamera) -> None:
     for frame in frames:
         assert frame.jpeg in sent, "frame was corrupted on the way"
         positions.append(sent.index(frame.jpeg))
-        with Image.open(io.BytesIO(frame.jpeg)) as img:
-            img.load()
-            assert img.size == (640, 480)
-    assert positions == sorted(set(positions))
-
-
-async def ended_within(session: PpppSession, seconds: float) -> BaseException:
-    with pytest.raises(Exception) as info:
-        async with asyncio.timeout(seconds):
-            await session.wait_closed()
-    return info.value
+        assert_decodes(frame.jpeg)
+    assert_strictly_increasing(positions)
 
 
 @pytest.mark.parametrize("loss", [0.10, 0.20])
@@ -140,7 +121,7 @@ async def test_camera_reboot(h: Harness) -> None:
     session = await h.open(cam.port)
     await wait_for(lambda: len(h.of(session)) >= 3)
     await cam.reboot(downtime=0.1)
-    reason = await ended_within(session, OPTS.silence_timeout + 1.5)
+    reason = await session_end(session, OPTS.silence_timeout + 1.5)
     assert isinstance(reason, CameraTimeoutError | CameraConnectionError)
     again = await h.open(cam.port)
     await wait_for(lambda: len(h.of(again)) >= 3)
@@ -154,7 +135,7 @@ async def test_camera_silent_then_back(h: Harness) -> None:
     await wait_for(lambda: len(h.of(session)) >= 3)
     cam.silent = True
     t0 = time.monotonic()
-    reason = await ended_within(session, OPTS.silence_timeout + 1.0)
+    reason = await session_end(session, OPTS.silence_timeout + 1.0)
     assert isinstance(reason, CameraTimeoutError)
     assert time.monotonic() - t0 <= OPTS.silence_timeout + 0.5
     with pytest.raises(CameraTimeoutError):

@@ -4,15 +4,12 @@ ICMP port unreachable, garbage, a second client on a full camera."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 import dataclasses
-import io
 import random
 import socket
 import time
-from typing import Any
 
-from PIL import Image
 import pytest
 
 from bench.fuzz import Mutator, Relay, teg_corpus
@@ -27,68 +24,47 @@ from custom_components.chinesium.protocol import (
     SessionOptions,
 )
 from custom_components.chinesium.protocol.teg.session import TegSession
-from fakecam.teg import TegCamera, TegCameraConfig
 
 from .conftest import wait_for
+from .helpers import (
+    LOOPBACK,
+    UID,
+    CamFactory,
+    SessionRecorder,
+    TegCameras,
+    assert_decodes,
+    assert_strictly_increasing,
+    loopback_options,
+    session_end,
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-LOOPBACK = "127.0.0.1"
-UID = "EMUCAM1-0123456789AB-C0FFEE"
-OPTS = SessionOptions(
-    connect_timeout=1.0,
-    keepalive_interval=0.2,
-    silence_timeout=0.6,
-    first_frame_timeout=2.0,
-    local_host=LOOPBACK,
-    resend=False,
+OPTS = loopback_options(
+    connect_timeout=1.0, keepalive_interval=0.2, silence_timeout=0.6, resend=False
 )
-
-type CamFactory = Callable[..., Awaitable[TegCamera]]
 
 
 @pytest.fixture
 async def make_cam() -> AsyncIterator[CamFactory]:
     """Emulated TEG cameras on 127.0.0.1 ephemeral ports."""
-    cams: list[TegCamera] = []
-
-    async def _make(**kw: Any) -> TegCamera:
-        kw.setdefault("fps", 30.0)
-        cam = TegCamera(TegCameraConfig(host=LOOPBACK, uid=UID, **kw))
-        await cam.start()
-        cams.append(cam)
-        return cam
-
-    yield _make
-    for cam in cams:
-        await cam.stop()
+    cams = TegCameras()
+    yield cams.start
+    await cams.stop()
 
 
-class Sessions:
+class Sessions(SessionRecorder[TegSession]):
     """Opens sessions, records their frames and closes them at the end."""
-
-    def __init__(self) -> None:
-        self.sessions: list[TegSession] = []
-        self.frames: dict[int, list[Frame]] = {}
 
     async def open(
         self, port: int, options: SessionOptions = OPTS, *, start: bool = True
     ) -> TegSession:
-        session = TegSession(CameraInfo(UID, LOOPBACK, port, Family.TEG), Credentials(), options)
-        self.sessions.append(session)
-        got: list[Frame] = []
-        self.frames[id(session)] = got
-        session.add_frame_listener(got.append)
+        session = self.track(
+            TegSession(CameraInfo(UID, LOOPBACK, port, Family.TEG), Credentials(), options)
+        )
         if start:
             await session.start()
         return session
-
-    def of(self, session: TegSession) -> list[Frame]:
-        return self.frames[id(session)]
-
-    async def close(self) -> None:
-        for session in self.sessions:
-            await session.close()
 
 
 @pytest.fixture
@@ -106,20 +82,15 @@ def assert_intact(frames: list[Frame]) -> None:
         assert frame.jpeg[:2] == b"\xff\xd8"
         assert frame.jpeg[-2:] == b"\xff\xd9"
         assert (frame.width, frame.height) == (640, 480)
-        with Image.open(io.BytesIO(frame.jpeg)) as img:
-            img.load()
-            assert img.size == (640, 480)
-    seqs = [f.seq for f in frames]
-    assert seqs == sorted(set(seqs))
+        assert_decodes(frame.jpeg)
+    assert_strictly_increasing([f.seq for f in frames])
 
 
 async def ended_within(session: TegSession, seconds: float) -> BaseException:
     """Wait for the session to end; return its reason (it must be an error)."""
-    with pytest.raises(Exception) as info:
-        async with asyncio.timeout(seconds):
-            await session.wait_closed()
-    assert not isinstance(info.value, TimeoutError) or isinstance(info.value, CameraTimeoutError)
-    return info.value
+    reason = await session_end(session, seconds)
+    assert not isinstance(reason, TimeoutError) or isinstance(reason, CameraTimeoutError)
+    return reason
 
 
 # -- loss, duplication, reordering -------------------------------------------------------

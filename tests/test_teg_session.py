@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 import contextlib
-import io
 import logging
-import socket
 import time
 from typing import Any
 
@@ -32,85 +30,48 @@ from custom_components.chinesium.protocol.jpeg import jpeg_size, looks_like_jpeg
 from custom_components.chinesium.protocol.teg.codec import Ctrl, SearchResponse, StreamMask
 from custom_components.chinesium.protocol.teg.discovery import discover_teg
 from custom_components.chinesium.protocol.teg.session import TegSession
-from fakecam.teg import TegCamera, TegCameraConfig
+from fakecam.teg import TegCamera
+
+from .helpers import (
+    LOOPBACK,
+    UID,
+    CamFactory,
+    TegCameras,
+    assert_decodes,
+    assert_strictly_increasing,
+    collect,
+    free_udp_port,
+    loopback_options,
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-LOOPBACK = "127.0.0.1"
-UID = "EMUCAM1-0123456789AB-C0FFEE"
-OPTS = SessionOptions(
-    connect_timeout=1.0,
-    keepalive_interval=0.3,
-    silence_timeout=0.8,
-    first_frame_timeout=2.0,
-    local_host=LOOPBACK,
-    resend=False,
+OPTS = loopback_options(
+    connect_timeout=1.0, keepalive_interval=0.3, silence_timeout=0.8, resend=False
 )
-
-type CamFactory = Callable[..., Awaitable[TegCamera]]
 
 
 @pytest.fixture
 async def make_cam() -> AsyncIterator[CamFactory]:
     """Start emulated cameras on 127.0.0.1 ephemeral ports; stop them afterwards."""
-    cams: list[TegCamera] = []
-
-    async def _make(**kw: Any) -> TegCamera:
-        kw.setdefault("fps", 30.0)
-        cam = TegCamera(
-            TegCameraConfig(host=LOOPBACK, discovery_port=0, session_port=0, uid=UID, **kw)
-        )
-        await cam.start()
-        cams.append(cam)
-        return cam
-
-    yield _make
-    for cam in cams:
-        await cam.stop()
+    cams = TegCameras()
+    yield cams.start
+    await cams.stop()
 
 
 def info_of(cam: TegCamera) -> CameraInfo:
     return CameraInfo(uid=UID, host=LOOPBACK, port=cam.session_port, family=Family.TEG)
 
 
-async def collect(session: CameraSession, n: int, within: float = 5.0) -> list[Frame]:
-    frames: list[Frame] = []
-    done = asyncio.Event()
-
-    def on_frame(frame: Frame) -> None:
-        frames.append(frame)
-        if len(frames) >= n:
-            done.set()
-
-    unsub = session.add_frame_listener(on_frame)
-    try:
-        async with asyncio.timeout(within):
-            await done.wait()
-    finally:
-        unsub()
-    return frames
-
-
 def assert_intact(frames: list[Frame]) -> None:
-    from PIL import Image
-
     for frame in frames:
         assert looks_like_jpeg(frame.jpeg)
         assert (frame.width, frame.height) == (640, 480)
         assert jpeg_size(frame.jpeg) == (640, 480)
     for frame in frames[:: max(1, len(frames) // 4)]:
-        with Image.open(io.BytesIO(frame.jpeg)) as img:
-            img.load()  # a fully decodable picture, not just right markers
-            assert img.size == (640, 480)
-    seqs = [f.seq for f in frames]
-    assert seqs == sorted(set(seqs))
+        assert_decodes(frame.jpeg)
+    assert_strictly_increasing([f.seq for f in frames])
     assert len({f.jpeg for f in frames}) == len(frames), "a frame was delivered twice"
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
 
 
 # -- discovery ------------------------------------------------------------------------

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
-from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
+from homeassistant.const import CONF_HOST, CONF_MAC, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow
+from homeassistant.helpers.device_registry import format_mac
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -137,6 +138,8 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         """Initialise the flow."""
         self._discovered: dict[str, CameraInfo] = {}
         self._info: CameraInfo | None = None
+        self._mac: str | None = None
+        """MAC address from DHCP (``aa:bb:cc:dd:ee:ff``), stored in the entry."""
 
     # -- user: menu, scan, manual -------------------------------------------------
 
@@ -223,6 +226,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         info = await self._async_find(discovery_info.ip)
         if info is None:
             return self.async_abort(reason="no_devices_found")
+        self._mac = format_mac(discovery_info.macaddress)
         return await self._async_discovered(info)
 
     async def async_step_integration_discovery(
@@ -335,7 +339,10 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_discovered(self, info: CameraInfo) -> ConfigFlowResult:
         """Common tail of the discovery steps: dedupe, update a moved camera, confirm."""
         await self.async_set_unique_id(info.uid)
-        self._abort_if_unique_id_configured(updates={CONF_HOST: info.host, CONF_PORT: info.port})
+        updates: dict[str, Any] = {CONF_HOST: info.host, CONF_PORT: info.port}
+        if self._mac:
+            updates[CONF_MAC] = self._mac
+        self._abort_if_unique_id_configured(updates=updates)
         if not info.supported:
             self._abort_unsupported(info)
         self._info = info
@@ -366,7 +373,10 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _async_create(self, info: CameraInfo, credentials: Credentials) -> ConfigFlowResult:
         async_delete_unsupported_issue(self.hass, info.uid)
-        return self.async_create_entry(title=camera_title(info), data=entry_data(info, credentials))
+        data = entry_data(info, credentials)
+        if self._mac:
+            data[CONF_MAC] = self._mac
+        return self.async_create_entry(title=camera_title(info), data=data)
 
     @staticmethod
     def _placeholders(info: CameraInfo, name: str | None = None) -> dict[str, str]:

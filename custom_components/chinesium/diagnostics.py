@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
+from homeassistant.const import CONF_HOST, CONF_MAC, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
@@ -18,6 +18,8 @@ TO_REDACT = {
     CONF_USERNAME,
     CONF_UID,
     CONF_HOST,
+    CONF_MAC,
+    "connections",
     "unique_id",
     "title",
     "lan_ip",
@@ -50,6 +52,7 @@ async def async_get_device_diagnostics(
         "device": async_redact_data(
             {
                 "identifiers": sorted(list(pair) for pair in device.identifiers),
+                "connections": sorted(list(pair) for pair in device.connections),
                 "manufacturer": device.manufacturer,
                 "model": device.model,
                 "name": device.name,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.const import CONF_MAC
+from homeassistant.helpers.device_registry import CONNECTION_NETWORK_MAC, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
@@ -54,6 +55,8 @@ def device_info(coordinator: ChinesiumCoordinator) -> DeviceInfo:
     )
     if coordinator.firmware:
         device["sw_version"] = coordinator.firmware
+    if mac := coordinator.config_entry.data.get(CONF_MAC):
+        device["connections"] = {(CONNECTION_NETWORK_MAC, mac)}
     return device
 
 

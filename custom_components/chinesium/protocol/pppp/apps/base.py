@@ -49,6 +49,58 @@ class ChannelLike(Protocol):
         """Receive every in-order payload through ``cb`` instead of ``read()``."""
 
 
+class MagicFramer:
+    """Split a byte stream into frames that start with a fixed magic.
+
+    Bytes before the magic are dropped and counted in ``skipped``. Once
+    ``header_size`` bytes are buffered, ``frame_size(header)`` gives the whole
+    frame's size, or ``None`` for an impossible length: then the magic is
+    skipped and the search resumes after it.
+    """
+
+    def __init__(
+        self,
+        magic: bytes,
+        header_size: int,
+        frame_size: Callable[[bytearray], int | None],
+    ) -> None:
+        """Start with an empty buffer."""
+        self._magic = magic
+        self._header_size = header_size
+        self._frame_size = frame_size
+        self._buf = bytearray()
+        self.skipped = 0
+
+    def frames(self, data: bytes) -> list[bytes]:
+        """Add bytes; return the complete frames (header included)."""
+        buf = self._buf
+        buf += data
+        magic = self._magic
+        out: list[bytes] = []
+        while True:
+            start = buf.find(magic)
+            if start < 0:
+                keep = 1 if buf.endswith(magic[:1]) else 0
+                self.skipped += len(buf) - keep
+                del buf[: len(buf) - keep]
+                break
+            if start:
+                self.skipped += start
+                del buf[:start]
+            if len(buf) < self._header_size:
+                break
+            end = self._frame_size(buf)
+            if end is None:
+                self.skipped += len(magic)
+                del buf[: len(magic)]
+                continue
+            if len(buf) < end:
+                break
+            out.append(bytes(buf[:end]))
+            del buf[:end]
+        return out
+
+
 class ReplyWaiter[M]:
     """Match decoded reply messages to pending requests by a predicate."""
 

@@ -13,7 +13,7 @@ import struct
 from typing import Self
 
 from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
-from .base import AppClient, ChannelLike, ReplyWaiter
+from .base import AppClient, ChannelLike, MagicFramer, ReplyWaiter
 
 ILNK_MAGIC = b"\x11\x0a"
 HEADER_SIZE = 12
@@ -107,42 +107,21 @@ def encode_login(user: str, password: str, ticket: bytes = NO_TICKET) -> bytes:
     return IlnkMessage(CMD_USER_CHK, data, ticket, DEST_LOGIN).encode()
 
 
-class IlnkDecoder:
+def _frame_size(header: bytearray) -> int | None:
+    (length,) = struct.unpack_from("<H", header, 4)
+    return None if length < 4 else 8 + length
+
+
+class IlnkDecoder(MagicFramer):
     """Incremental decoder for the control-channel byte stream (skips garbage)."""
 
     def __init__(self) -> None:
         """Start with an empty buffer."""
-        self._buf = bytearray()
-        self.skipped = 0
+        super().__init__(ILNK_MAGIC, HEADER_SIZE, _frame_size)
 
     def feed(self, data: bytes) -> list[IlnkMessage]:
         """Add bytes; return the complete messages."""
-        buf = self._buf
-        buf += data
-        out: list[IlnkMessage] = []
-        while True:
-            start = buf.find(ILNK_MAGIC)
-            if start < 0:
-                keep = 1 if buf.endswith(ILNK_MAGIC[:1]) else 0
-                self.skipped += len(buf) - keep
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                self.skipped += start
-                del buf[:start]
-            if len(buf) < HEADER_SIZE:
-                break
-            (length,) = struct.unpack_from("<H", buf, 4)
-            if length < 4:
-                self.skipped += 2
-                del buf[:2]
-                continue
-            if len(buf) < 8 + length:
-                break
-            msg, used = IlnkMessage.decode(buf)
-            del buf[:used]
-            out.append(msg)
-        return out
+        return [IlnkMessage.decode(frame)[0] for frame in self.frames(data)]
 
 
 class IlnkClient(AppClient):

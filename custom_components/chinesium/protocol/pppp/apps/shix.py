@@ -13,7 +13,7 @@ import struct
 from typing import Any
 
 from ...errors import AuthenticationError, CameraRejectedError, ChinesiumError, MalformedPacketError
-from .base import AppClient, ChannelLike, ReplyWaiter
+from .base import AppClient, ChannelLike, MagicFramer, ReplyWaiter
 
 SHIX_MAGIC = b"\x06\x0a\xa0\x80"
 SHIX_PREFIX = b"\x06\x0a"
@@ -82,7 +82,12 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
     return obj
 
 
-class ShixDecoder:
+def _frame_size(header: bytearray) -> int | None:
+    (length,) = struct.unpack_from("<I", header, 4)
+    return None if length > MAX_JSON else HEADER_SIZE + length
+
+
+class ShixDecoder(MagicFramer):
     """Incremental decoder for the control-channel byte stream.
 
     Blocks may span payloads and one payload may hold several blocks. Bytes
@@ -93,39 +98,15 @@ class ShixDecoder:
 
     def __init__(self) -> None:
         """Start with an empty buffer."""
-        self._buf = bytearray()
-        self.skipped = 0
+        super().__init__(SHIX_PREFIX, HEADER_SIZE, _frame_size)
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         """Add bytes; return the complete objects (raise on a bad body)."""
-        buf = self._buf
-        buf += data
         out: list[dict[str, Any]] = []
         bad: MalformedPacketError | None = None
-        while True:
-            start = buf.find(SHIX_PREFIX)
-            if start < 0:
-                keep = 1 if buf.endswith(SHIX_PREFIX[:1]) else 0
-                self.skipped += len(buf) - keep
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                self.skipped += start
-                del buf[:start]
-            if len(buf) < HEADER_SIZE:
-                break
-            (length,) = struct.unpack_from("<I", buf, 4)
-            if length > MAX_JSON:
-                self.skipped += 2
-                del buf[:2]
-                continue
-            end = HEADER_SIZE + length
-            if len(buf) < end:
-                break
-            raw = bytes(buf[HEADER_SIZE:end])
-            del buf[:end]
+        for frame in self.frames(data):
             try:
-                out.append(_parse_json(raw))
+                out.append(_parse_json(frame[HEADER_SIZE:]))
             except MalformedPacketError as err:
                 bad = err
         if bad is not None and not out:
