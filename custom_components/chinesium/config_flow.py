@@ -151,12 +151,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         """List cameras found on the LAN that are not configured yet."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            info = self._discovered[user_input[CONF_CAMERA]]
-            await self.async_set_unique_id(info.uid, raise_on_progress=False)
-            self._abort_if_unique_id_configured(
-                updates={CONF_HOST: info.host, CONF_PORT: info.port}
-            )
-            result = await self._async_connect(info)
+            result = await self._async_claim_and_connect(self._discovered[user_input[CONF_CAMERA]])
             if not isinstance(result, str):
                 return result
             errors["base"] = result
@@ -185,11 +180,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
             if info is None:
                 errors["base"] = "cannot_connect"
             else:
-                await self.async_set_unique_id(info.uid, raise_on_progress=False)
-                self._abort_if_unique_id_configured(
-                    updates={CONF_HOST: info.host, CONF_PORT: info.port}
-                )
-                result = await self._async_connect(info)
+                result = await self._async_claim_and_connect(info)
                 if not isinstance(result, str):
                     return result
                 errors["base"] = result
@@ -348,6 +339,12 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         self._info = info
         self.context["title_placeholders"] = {"name": camera_title(info), "host": info.host}
         return await self.async_step_discovery_confirm()
+
+    async def _async_claim_and_connect(self, info: CameraInfo) -> ConfigFlowResult | str:
+        """Claim the camera's unique id (a known camera gets its new address), then connect."""
+        await self.async_set_unique_id(info.uid, raise_on_progress=False)
+        self._abort_if_unique_id_configured(updates={CONF_HOST: info.host, CONF_PORT: info.port})
+        return await self._async_connect(info)
 
     async def _async_connect(self, info: CameraInfo) -> ConfigFlowResult | str:
         """Probe with default credentials: create the entry, ask for credentials, or an error."""
