@@ -55,6 +55,15 @@ async def _image_ok(hass: HomeAssistant) -> bool:
     return image.content[:2] == b"\xff\xd8" and image.content[-2:] == b"\xff\xd9"
 
 
+async def _image_soon_ok(hass: HomeAssistant) -> bool:
+    from homeassistant.exceptions import HomeAssistantError
+
+    try:
+        return await _image_ok(hass)
+    except HomeAssistantError:
+        return False
+
+
 async def test_reboot_entity_back_without_user_action(
     hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
 ) -> None:
@@ -101,7 +110,13 @@ async def test_silent_camera_unavailable_within_timeout(
         lambda: _state(hass, SENSOR) == STATE_ON and _state(hass, CAMERA) != STATE_UNAVAILABLE,
         timeout=10,
     )
-    assert await _image_ok(hass)
+    # The reconnect reuses the old local port, so a camera that still holds the silent
+    # client's slot may close it once more when it times that slot out; the coordinator
+    # reconnects again at once. The picture must be back within a few seconds.
+    deadline = time.monotonic() + 5.0
+    while not await _image_soon_ok(hass):
+        assert time.monotonic() < deadline, "no picture after the camera came back"
+        await asyncio.sleep(0.1)
     assert len(_records(caplog, logging.WARNING)) == 1
     assert len([r for r in _records(caplog, logging.INFO) if "back online" in r.message]) == 1
 

@@ -228,6 +228,28 @@ async def test_broadcast_targets_come_from_network(hass: HomeAssistant) -> None:
     assert await REAL_BROADCAST_TARGETS(hass) == ["255.255.255.255"]  # not sent
 
 
+async def test_broadcast_switched_off_by_env(hass: HomeAssistant) -> None:
+    """CHINESIUM_BROADCAST=0 (scripts/develop, e2e) leaves no broadcast target at all."""
+    assert await async_setup_component(hass, "network", {})
+    with patch("custom_components.chinesium.const.BROADCAST", False):
+        assert await REAL_BROADCAST_TARGETS(hass) == []
+
+
+def test_env_parsing() -> None:
+    """The develop/e2e environment variables are parsed leniently."""
+    from custom_components.chinesium.const import broadcast_from_env, scan_hosts_from_env
+
+    assert scan_hosts_from_env({}) == []
+    assert scan_hosts_from_env({"CHINESIUM_SCAN_HOSTS": " 127.0.0.2, 127.0.0.3:10104,,"}) == [
+        "127.0.0.2",
+        "127.0.0.3:10104",
+    ]
+    assert broadcast_from_env({}) is True
+    assert broadcast_from_env({"CHINESIUM_BROADCAST": "1"}) is True
+    for off in ("0", "false", "No", " off "):
+        assert broadcast_from_env({"CHINESIUM_BROADCAST": off}) is False
+
+
 async def test_stats_refresh(hass: HomeAssistant, teg_camera: TegCamera) -> None:
     """Session counters are copied into the state on the stats interval."""
     entry = entry_for(teg_camera)

@@ -6,6 +6,7 @@ tests can patch them to short values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 import logging
 import os
@@ -52,20 +53,32 @@ TEG_SEARCH_PORT: int = _TEG_PORT
 """UDP port TEG cameras answer searches on (tests point it at an emulator)."""
 PPPP_SEARCH_PORT: int = _PPPP_PORT
 """UDP port PPPP cameras answer searches on."""
-SCAN_HOSTS: list[str] = [
-    host.strip() for host in os.environ.get("CHINESIUM_SCAN_HOSTS", "").split(",") if host.strip()
-]
+
+
+def scan_hosts_from_env(environ: Mapping[str, str]) -> list[str]:
+    """Parse ``CHINESIUM_SCAN_HOSTS`` (comma separated ``host[:port]``)."""
+    return [
+        host.strip() for host in environ.get("CHINESIUM_SCAN_HOSTS", "").split(",") if host.strip()
+    ]
+
+
+def broadcast_from_env(environ: Mapping[str, str]) -> bool:
+    """Parse ``CHINESIUM_BROADCAST``: broadcast unless it is 0/false/no/off."""
+    return environ.get("CHINESIUM_BROADCAST", "1").strip().lower() not in {
+        "0",
+        "false",
+        "no",
+        "off",
+    }
+
+
+SCAN_HOSTS: list[str] = scan_hosts_from_env(os.environ)
 """Extra unicast targets (``host`` or ``host:port``) added to every LAN scan.
 
-Seeded from the ``CHINESIUM_SCAN_HOSTS`` environment variable (comma separated),
-which ``scripts/develop`` uses to point the scan at emulated cameras.
+Seeded from the ``CHINESIUM_SCAN_HOSTS`` environment variable, which
+``scripts/develop`` uses to point the scan at emulated cameras.
 """
-BROADCAST: bool = os.environ.get("CHINESIUM_BROADCAST", "1").strip().lower() not in {
-    "0",
-    "false",
-    "no",
-    "off",
-}
+BROADCAST: bool = broadcast_from_env(os.environ)
 """Broadcast searches on the LAN; ``CHINESIUM_BROADCAST=0`` limits scans to unicast hosts."""
 SCAN_INTERVAL: timedelta = timedelta(minutes=15)
 """How often the background scan looks for new or moved cameras."""
