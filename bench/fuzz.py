@@ -541,7 +541,7 @@ class _FrameCounter:
 
     def __call__(self, frame: Frame) -> None:
         self.count += 1
-        if not looks_like_jpeg(frame.jpeg) or jpeg_size(frame.jpeg) != (640, 480):
+        if not looks_like_jpeg(frame.data) or jpeg_size(frame.data) != (640, 480):
             self.bad += 1
 
 

@@ -71,7 +71,7 @@ async def test_setup_and_unload(
     assert entry.state is ConfigEntryState.LOADED
     assert coordinator.connected
     assert coordinator.latest_frame is not None
-    assert coordinator.latest_frame.jpeg.startswith(b"\xff\xd8")
+    assert coordinator.latest_frame.data.startswith(b"\xff\xd8")
     assert _state(hass, SENSOR) == STATE_ON
     assert _state(hass, CAMERA) != STATE_UNAVAILABLE
     await wait_for(lambda: teg_camera.client_count == 1)

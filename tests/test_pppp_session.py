@@ -65,9 +65,9 @@ def check_frames(frames: list[Frame]) -> None:
     assert seqs == sorted(seqs)
     assert len(set(seqs)) == len(seqs)
     for f in frames:
-        assert looks_like_jpeg(f.jpeg)
-        assert f.jpeg[:2] == b"\xff\xd8"
-        assert f.jpeg[-2:] == b"\xff\xd9"
+        assert looks_like_jpeg(f.data)
+        assert f.data[:2] == b"\xff\xd8"
+        assert f.data[-2:] == b"\xff\xd9"
         assert (f.width, f.height) == (640, 480)
 
 
@@ -207,7 +207,7 @@ async def test_frame_listener_and_snapshot() -> None:
         await session.start()
         try:
             snap = await session.snapshot(timeout=3.0)
-            assert looks_like_jpeg(snap.jpeg)
+            assert looks_like_jpeg(snap.data)
             await collect(session, 2)
             assert len(got) >= 2
         finally:

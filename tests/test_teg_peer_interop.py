@@ -145,12 +145,12 @@ async def test_streams_intact_frames_through_every_quirk(make_peer: PeerFactory)
 
     seqs = []
     for frame in frames:
-        assert looks_like_jpeg(frame.jpeg)
+        assert looks_like_jpeg(frame.data)
         assert (frame.width, frame.height) == (640, 480)
-        assert jpeg_size(frame.jpeg) == (640, 480)
-        seq = frame_seq(frame.jpeg)
+        assert jpeg_size(frame.data) == (640, 480)
+        seq = frame_seq(frame.data)
         assert seq is not None
-        assert frame.jpeg == peer.sent_frames[seq], f"frame {seq} corrupted"
+        assert frame.data == peer.sent_frames[seq], f"frame {seq} corrupted"
         seqs.append(seq)
     assert seqs == sorted(set(seqs)), "frames duplicated or delivered out of order"
     assert [f.seq for f in frames] == sorted(f.seq for f in frames)
@@ -195,7 +195,7 @@ async def test_most_frames_survive(make_peer: PeerFactory, quirks: dict[str, Any
     finally:
         restore()
     assert not errors, [ctx.get("exception") for ctx in errors]
-    got = {frame_seq(f.jpeg) for f in frames}
+    got = {frame_seq(f.data) for f in frames}
     first = min(s for s in got if s is not None)
     # every frame sent after the first delivered one (minus the in-flight tail)
     expected = set(range(first, sent_during - 2))
@@ -281,9 +281,9 @@ async def _stream_robustly(peer: TegPeer, count: int) -> list[dict[str, Any]]:
     finally:
         restore()
     for frame in frames:
-        seq = frame_seq(frame.jpeg)
+        seq = frame_seq(frame.data)
         assert seq in peer.sent_frames, f"client delivered the inconsistent frame {seq}"
-        assert frame.jpeg == peer.sent_frames[seq]
+        assert frame.data == peer.sent_frames[seq]
     return errors
 
 

@@ -65,13 +65,13 @@ def info_of(cam: TegCamera) -> CameraInfo:
 
 def assert_intact(frames: list[Frame]) -> None:
     for frame in frames:
-        assert looks_like_jpeg(frame.jpeg)
+        assert looks_like_jpeg(frame.data)
         assert (frame.width, frame.height) == (640, 480)
-        assert jpeg_size(frame.jpeg) == (640, 480)
+        assert jpeg_size(frame.data) == (640, 480)
     for frame in frames[:: max(1, len(frames) // 4)]:
-        assert_decodes(frame.jpeg)
+        assert_decodes(frame.data)
     assert_strictly_increasing([f.seq for f in frames])
-    assert len({f.jpeg for f in frames}) == len(frames), "a frame was delivered twice"
+    assert len({f.data for f in frames}) == len(frames), "a frame was delivered twice"
 
 
 # -- discovery ------------------------------------------------------------------------

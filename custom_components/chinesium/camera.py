@@ -79,7 +79,7 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
         """
         coordinator = self.coordinator
         if coordinator.on_demand:
-            return (await self._async_fresh_frame()).jpeg
+            return (await self._async_fresh_frame()).data
         if not coordinator.connected:
             return None
         frame = coordinator.latest_frame
@@ -88,7 +88,7 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
                 frame = await coordinator.async_snapshot()
             except ChinesiumError:
                 return None
-        return frame.jpeg
+        return frame.data
 
     async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse | None:
         """Serve an MJPEG stream: one part per frame, at most ``max_fps`` per second.
@@ -111,7 +111,7 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
                 frame = await coordinator.async_wait_frame(const.STREAM_FRAME_TIMEOUT)
             sent[0] = frame
             sent_at[0] = loop.time()
-            return frame.jpeg if frame is not None else None
+            return frame.data if frame is not None else None
 
         if not coordinator.on_demand:
             return await async_get_still_stream(request, _next_image, CONTENT_TYPE, 0.0)
@@ -158,7 +158,7 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
         frame = await self._async_fresh_frame()
         if path is not None:
             try:
-                await self.hass.async_add_executor_job(_write_file, path, frame.jpeg)
+                await self.hass.async_add_executor_job(_write_file, path, frame.data)
             except FileNotFoundError as err:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
@@ -173,10 +173,10 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
                 ) from err
         return {
             "content_type": CONTENT_TYPE,
-            "size": len(frame.jpeg),
+            "size": len(frame.data),
             "timestamp": datetime.fromtimestamp(frame.timestamp, UTC).isoformat(),
             "width": frame.width,
             "height": frame.height,
             "filename": str(path) if path is not None else None,
-            "image_base64": base64.b64encode(frame.jpeg).decode("ascii"),
+            "image_base64": base64.b64encode(frame.data).decode("ascii"),
         }

@@ -106,5 +106,5 @@ def _runtime(coordinator: ChinesiumCoordinator) -> dict[str, Any]:
         },
         "latest_frame": None
         if frame is None
-        else {"width": frame.width, "height": frame.height, "size": len(frame.jpeg)},
+        else {"width": frame.width, "height": frame.height, "size": len(frame.data)},
     }

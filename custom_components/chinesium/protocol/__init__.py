@@ -24,7 +24,7 @@ from .errors import (
     SessionClosedError,
     UnsupportedCameraError,
 )
-from .model import CameraInfo, Credentials, Family, Frame, SessionStats
+from .model import CameraInfo, Codec, Credentials, Family, Frame, SessionFacts, SessionStats
 from .session import CameraSession, SessionOptions
 
 __all__ = [
@@ -36,11 +36,13 @@ __all__ = [
     "CameraSession",
     "CameraTimeoutError",
     "ChinesiumError",
+    "Codec",
     "Credentials",
     "Family",
     "Frame",
     "MalformedPacketError",
     "SessionClosedError",
+    "SessionFacts",
     "SessionOptions",
     "SessionStats",
     "UnsupportedCameraError",

@@ -86,7 +86,7 @@ async def _stream(args: argparse.Namespace) -> int:
         if stop.is_set():
             return
         try:
-            _write_all(out_fd, frame.jpeg)
+            _write_all(out_fd, frame.data)
         except OSError:
             # The reader went away: silence stdout so the interpreter's final flush
             # does not complain, and stop cleanly.

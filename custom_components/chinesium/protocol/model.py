@@ -79,25 +79,64 @@ class Credentials:
     password: str | None = None
 
 
+class Codec(StrEnum):
+    """How a frame's bytes are encoded."""
+
+    JPEG = "jpeg"
+    H264 = "h264"
+    H265 = "h265"
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One complete, validated JPEG picture.
+    """One complete media frame: a JPEG picture or an H.264/H.265 access unit.
 
-    ``jpeg`` starts with FF D8 and ends with FF D9. ``timestamp`` is wall-clock
-    seconds (``time.time()``) when the last packet arrived; ``seq`` counts the
-    frames delivered by the session (1, 2, ...).
+    ``data`` is a whole JPEG (FF D8 ... FF D9) for :attr:`Codec.JPEG`, or one
+    Annex-B access unit for H.264/H.265 (a keyframe carries its SPS/PPS).
+    ``timestamp`` is wall-clock seconds (``time.time()``) when the last packet
+    arrived; ``seq`` counts the frames delivered by the session (1, 2, ...).
+    ``pts`` is the presentation time in ms from the camera clock when the
+    protocol carries one (``None``: only ``timestamp`` is known).
+    ``width``/``height`` are 0 when not known.
     """
 
-    jpeg: bytes
+    data: bytes
     width: int
     height: int
     timestamp: float
     seq: int
+    codec: Codec = Codec.JPEG
+    keyframe: bool = True
+    pts: int | None = None
 
     @classmethod
     def now(cls, jpeg: bytes, width: int, height: int, seq: int) -> Frame:
-        """Build a frame stamped with the current time."""
+        """Build a JPEG frame stamped with the current time."""
         return cls(jpeg, width, height, time.time(), seq)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """What a session learned about its camera, filled in by each family.
+
+    The only view the integration has of a session's internals: no consumer
+    reads private attributes. Fields are ``None``/0 until known.
+    """
+
+    local_port: int = 0
+    """Local UDP port of the session socket (reuse it so the camera reuses our slot)."""
+    app_layer: str | None = None
+    """PPPP application layer spoken (``"shix"``, ``"ilnk"``, ...); ``None`` for TEG."""
+    firmware: str | None = None
+    """Firmware version the camera reported."""
+    model: str | None = None
+    """Model name the camera reported."""
+    codec: Codec | None = None
+    """Video codec of the live stream, once the first frame arrived."""
+    width: int = 0
+    """Picture width when known."""
+    height: int = 0
+    """Picture height when known."""
 
 
 @dataclass(slots=True)

@@ -19,12 +19,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import logging
 from typing import Any
 
 from .errors import CameraTimeoutError, ChinesiumError, SessionClosedError
-from .model import CameraInfo, Credentials, Frame, SessionStats
+from .model import CameraInfo, Credentials, Frame, SessionFacts, SessionStats
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class CameraSession(ABC):
         self.credentials = credentials or Credentials()
         self.options = options or SessionOptions()
         self.stats = SessionStats()
+        self.facts = SessionFacts()
+        """What the session learned about the camera (typed; see :class:`SessionFacts`)."""
         self.latest_frame: Frame | None = None
         self._listeners: list[FrameListener] = []
         self._waiters: list[asyncio.Future[Frame]] = []
@@ -203,8 +205,21 @@ class CameraSession(ABC):
     async def _close(self) -> None:
         """Tell the camera goodbye (best effort) and release the socket."""
 
+    def _set_facts(self, **changes: Any) -> None:
+        """Record what the session learned (replaces :attr:`facts`)."""
+        self.facts = replace(self.facts, **changes)
+
     def _deliver_frame(self, frame: Frame) -> None:
         """Hand a complete frame to listeners and waiters (call from the loop)."""
+        facts = self.facts
+        if facts.codec is not frame.codec or (
+            frame.width and (facts.width, facts.height) != (frame.width, frame.height)
+        ):
+            self._set_facts(
+                codec=frame.codec,
+                width=frame.width or facts.width,
+                height=frame.height or facts.height,
+            )
         self.latest_frame = frame
         self._latest_at = asyncio.get_running_loop().time()
         self.stats.frames_ok += 1

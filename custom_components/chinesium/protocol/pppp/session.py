@@ -95,6 +95,7 @@ class PpppSession(CameraSession):
             stats=self.stats,
         )
         self.conn = conn
+        self._set_facts(local_port=conn.local_port)
         conn.on_lost(self._on_conn_lost)
         ident = self._identify(conn, key)
         if ident.layer is not None and ident.layer not in SUPPORTED:
@@ -188,6 +189,7 @@ class PpppSession(CameraSession):
                         break
                     self.app_layer = layer
                     self.username = user
+                    self._set_facts(app_layer=layer.value, firmware=client.firmware)
                     return client
                 if auth_failed:
                     raise last

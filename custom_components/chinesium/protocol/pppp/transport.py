@@ -477,6 +477,15 @@ class PpppConnection:
     # -- public API ----------------------------------------------------------------
 
     @property
+    def local_port(self) -> int:
+        """The local UDP port the connection is bound to (0 once released)."""
+        transport = self._transport
+        if transport is None:
+            return 0
+        sockname = transport.get_extra_info("sockname")
+        return int(sockname[1]) if isinstance(sockname, tuple) and len(sockname) >= 2 else 0
+
+    @property
     def is_open(self) -> bool:
         """True while the session is established and neither closed nor lost."""
         return self._established and not self._closed

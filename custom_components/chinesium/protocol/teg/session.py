@@ -131,6 +131,7 @@ class TegSession(CameraSession):
         if ip in ("0.0.0.0", ""):  # noqa: S104 - detecting an unbound address
             ip = _route_ip(self.info.host)
         self.local_addr = (ip, port)
+        self._set_facts(local_port=port)
         request = LoginRequest(client_ip=ip, client_port=port, token=token).encode()
 
         self._login = loop.create_future()

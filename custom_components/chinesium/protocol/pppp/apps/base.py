@@ -153,6 +153,8 @@ class AppClient(ABC):
     default_credentials: tuple[tuple[str, str], ...] = ()
     """Factory (username, password) pairs to try, most common first."""
     video_channel: int = VIDEO_CHANNEL
+    firmware: str | None = None
+    """Firmware version, when the layer's login or status replies carry one."""
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
         """Attach to the control channel (installs its packet handler)."""
