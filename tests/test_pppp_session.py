@@ -237,6 +237,7 @@ class _ScriptedConn:
 
     def __init__(self, reply: bytes | Callable[[bytes], bytes]) -> None:
         self.did = None
+        self.local_port = 40000
         self.is_open = True
         self.channels: dict[int, _ScriptedChannel] = {}
         self.reply = reply
