@@ -370,6 +370,17 @@ class TegCamera:
         self._disc_tr = self._sess_tr = None
         await asyncio.sleep(0)
 
+    def time_out_clients(self) -> int:
+        """Drop every client now, with CLOSE, as a stream timeout would; returns how many.
+
+        Models a camera that times out a stale slot just after its client came back.
+        """
+        clients = list(self._clients.values())
+        for c in clients:
+            self.stats.timeouts += 1
+            self._drop(c, "timed out (forced)", send_close=True)
+        return len(clients)
+
     async def reboot(self, new_session_port: bool = False) -> None:
         """Forget every client without telling them; optionally move the session port."""
         for c in list(self._clients.values()):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 from unittest.mock import patch
 
@@ -17,6 +19,11 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.chinesium import discovery
 from custom_components.chinesium.const import DOMAIN
 from custom_components.chinesium.protocol import CameraInfo, Family, SessionOptions
+from custom_components.chinesium.settings import (
+    RuntimeSettings,
+    get_settings,
+    set_settings,
+)
 from fakecam.teg import TegCamera, TegCameraConfig
 
 REAL_BROADCAST_TARGETS = discovery.async_broadcast_targets
@@ -49,28 +56,45 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
+TEST_SETTINGS = RuntimeSettings(
+    session=TEST_SESSION_OPTIONS,
+    discovery_timeout=0.3,
+    discovery_bind_host="127.0.0.1",
+    reconnect_min_delay=0.05,
+    reconnect_max_delay=0.2,
+    scan_hosts=(),
+    broadcast=False,
+    # Never the real search ports: other emulators may run on this host.
+    teg_search_port=9,
+    pppp_search_port=9,
+    settle_time=2.0,
+    idle_probe_interval=0.5,
+)
+"""Short timeouts, loopback-only binds, never a broadcast."""
+
+
 @pytest.fixture(autouse=True)
-def fast_and_local() -> Iterator[None]:
-    """Short timeouts, loopback-only binds, never a broadcast."""
-    with (
-        patch.multiple(
-            "custom_components.chinesium.const",
-            SESSION_OPTIONS=TEST_SESSION_OPTIONS,
-            DISCOVERY_TIMEOUT=0.3,
-            DISCOVERY_BIND_HOST="127.0.0.1",
-            RECONNECT_MIN_DELAY=0.05,
-            RECONNECT_MAX_DELAY=0.2,
-            SCAN_HOSTS=[],
-            # Never the real search ports: other emulators may run on this host.
-            TEG_SEARCH_PORT=9,
-            PPPP_SEARCH_PORT=9,
-        ),
-        patch(
-            "custom_components.chinesium.discovery.async_broadcast_targets",
-            return_value=[],
-        ),
+def fast_and_local(request: pytest.FixtureRequest) -> Iterator[None]:
+    """HA tests get :data:`TEST_SETTINGS` injected; nothing ever broadcasts."""
+    if "hass" in request.fixturenames:
+        set_settings(request.getfixturevalue("hass"), TEST_SETTINGS)
+    with patch(
+        "custom_components.chinesium.discovery.async_broadcast_targets",
+        return_value=[],
     ):
         yield
+
+
+@contextmanager
+def override_settings(hass: HomeAssistant, **changes: Any) -> Iterator[RuntimeSettings]:
+    """Run a block with some settings changed (restored afterwards)."""
+    old = get_settings(hass)
+    new = replace(old, **changes)
+    set_settings(hass, new)
+    try:
+        yield new
+    finally:
+        set_settings(hass, old)
 
 
 def camera_config(**overrides: Any) -> TegCameraConfig:

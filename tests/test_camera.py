@@ -7,7 +7,6 @@ import base64
 from collections.abc import Iterator
 import contextlib
 import logging
-from unittest.mock import patch
 
 from aiohttp import ClientResponse
 from homeassistant.const import ATTR_ENTITY_ID, CONF_MAC, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
@@ -28,7 +27,7 @@ from custom_components.chinesium.protocol import CameraInfo, Family, jpeg
 from fakecam.pppp import PpppCamera, PpppCameraConfig
 from fakecam.teg import TegCamera
 
-from .conftest import UID, entry_for, wait_for
+from .conftest import UID, entry_for, override_settings, wait_for
 
 CAMERA = f"camera.teg_{UID.lower().replace('-', '_')}"
 SENSOR = f"binary_sensor.teg_{UID.lower().replace('-', '_')}_connection"
@@ -163,10 +162,15 @@ async def test_camera_image_none_when_no_frame_comes(
 ) -> None:
     """No frame yet and none arriving: the still image is None, not an exception."""
     coordinator = init_integration.runtime_data
+    teg_camera.silent = True
+    # Let a frame already on its way arrive before forgetting the latest one.
+    count = -1
+    while count != coordinator.frame_count:
+        count = coordinator.frame_count
+        await asyncio.sleep(0.2)
     coordinator.latest_frame = None
     assert coordinator.session is not None
     coordinator.session._latest_at = None
-    teg_camera.silent = True
     entity = hass.data["camera"].get_entity(CAMERA)
     assert await entity.async_camera_image() is None
 
@@ -218,9 +222,9 @@ async def test_mjpeg_uncapped_by_default(
 
 
 @pytest.fixture
-def short_linger() -> Iterator[None]:
+def short_linger(hass: HomeAssistant) -> Iterator[None]:
     """On-demand sessions close 0.3 s after the last use."""
-    with patch("custom_components.chinesium.const.ON_DEMAND_LINGER", 0.3):
+    with override_settings(hass, on_demand_linger=0.3):
         yield
 
 

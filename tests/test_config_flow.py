@@ -33,6 +33,7 @@ from .conftest import (
     UID2,
     camera_info,
     entry_for,
+    override_settings,
     target,
     wait_for,
 )
@@ -47,8 +48,8 @@ async def _start_user_flow(hass: HomeAssistant, step: str) -> dict[str, Any]:
     return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": step})
 
 
-def _scan_hosts(*cams: TegCamera) -> Any:
-    return patch("custom_components.chinesium.const.SCAN_HOSTS", [target(c) for c in cams])
+def _scan_hosts(hass: HomeAssistant, *cams: TegCamera) -> Any:
+    return override_settings(hass, scan_hosts=tuple(target(c) for c in cams))
 
 
 def _check_entry(result: dict[str, Any], cam: TegCamera, password: str | None = None) -> None:
@@ -67,7 +68,7 @@ def _check_entry(result: dict[str, Any], cam: TegCamera, password: str | None = 
 
 async def test_scan_creates_entry(hass: HomeAssistant, teg_camera: TegCamera) -> None:
     """Scan lists the camera; picking it probes and creates the entry."""
-    with _scan_hosts(teg_camera):
+    with _scan_hosts(hass, teg_camera):
         result = await _start_user_flow(hass, "scan")
         assert result["type"] is FlowResultType.FORM
         assert result["step_id"] == "scan"
@@ -91,7 +92,7 @@ async def test_scan_no_devices(hass: HomeAssistant, socket_enabled: None) -> Non
 async def test_scan_skips_configured(hass: HomeAssistant, teg_camera: TegCamera) -> None:
     """A camera that already has an entry is not offered again."""
     entry_for(teg_camera).add_to_hass(hass)
-    with _scan_hosts(teg_camera):
+    with _scan_hosts(hass, teg_camera):
         result = await _start_user_flow(hass, "scan")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_devices_found"
@@ -102,7 +103,7 @@ async def test_scan_lists_only_new(hass: HomeAssistant, camera_factory: CameraFa
     cam1 = await camera_factory()
     cam2 = await camera_factory(uid=UID2)
     entry_for(cam1).add_to_hass(hass)
-    with _scan_hosts(cam1, cam2):
+    with _scan_hosts(hass, cam1, cam2):
         result = await _start_user_flow(hass, "scan")
     assert result["step_id"] == "scan"
     assert list(result["data_schema"].schema["camera"].container) == [UID2]
@@ -112,7 +113,7 @@ async def test_scan_error_then_already_configured(
     hass: HomeAssistant, teg_camera: TegCamera
 ) -> None:
     """A camera that stops answering gives an error; configured meanwhile → abort."""
-    with _scan_hosts(teg_camera):
+    with _scan_hosts(hass, teg_camera):
         result = await _start_user_flow(hass, "scan")
     teg_camera.silent = True
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"camera": UID})
@@ -130,7 +131,7 @@ async def test_scan_error_then_already_configured(
 async def test_scan_asks_credentials(hass: HomeAssistant, camera_factory: CameraFactory) -> None:
     """A camera with a password: the credentials step appears, wrong token is rejected."""
     cam = await camera_factory(token=SECRET_TOKEN)
-    with _scan_hosts(cam):
+    with _scan_hosts(hass, cam):
         result = await _start_user_flow(hass, "scan")
         result = await hass.config_entries.flow.async_configure(result["flow_id"], {"camera": UID})
     assert result["type"] is FlowResultType.FORM
@@ -190,7 +191,7 @@ async def test_manual_plain_host_uses_search_port(
 ) -> None:
     """A host without a port is searched on the family's standard port."""
     result = await _start_user_flow(hass, "manual")
-    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", teg_camera.discovery_port):
+    with override_settings(hass, teg_search_port=teg_camera.discovery_port):
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_HOST: "127.0.0.1"}
         )
@@ -287,7 +288,7 @@ DHCP_MAC = "aa:bb:cc:dd:ee:ff"
 
 async def test_dhcp_new_camera(hass: HomeAssistant, teg_camera: TegCamera) -> None:
     """DHCP → unicast search → confirm → entry."""
-    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", teg_camera.discovery_port):
+    with override_settings(hass, teg_search_port=teg_camera.discovery_port):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
         )
@@ -307,7 +308,7 @@ async def test_dhcp_new_camera_with_password_stores_mac(
 ) -> None:
     """The MAC from DHCP survives the detour through the credentials step."""
     cam = await camera_factory(token=SECRET_TOKEN)
-    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", cam.discovery_port):
+    with override_settings(hass, teg_search_port=cam.discovery_port):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
         )
@@ -329,7 +330,7 @@ async def test_dhcp_known_camera_new_address(hass: HomeAssistant, teg_camera: Te
     hass.config_entries.async_update_entry(
         entry, data={**entry.data, CONF_HOST: "127.0.0.9", CONF_PORT: 9}
     )
-    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", teg_camera.discovery_port):
+    with override_settings(hass, teg_search_port=teg_camera.discovery_port):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
         )
@@ -346,7 +347,7 @@ async def test_dhcp_known_camera_mac_changed(hass: HomeAssistant, teg_camera: Te
     hass.config_entries.async_update_entry(
         entry, data={**entry.data, CONF_MAC: "00:11:22:33:44:55"}
     )
-    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", teg_camera.discovery_port):
+    with override_settings(hass, teg_search_port=teg_camera.discovery_port):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
         )
@@ -358,7 +359,7 @@ async def test_dhcp_known_camera_mac_changed(hass: HomeAssistant, teg_camera: Te
 
 async def test_dhcp_nothing_answers(hass: HomeAssistant, socket_enabled: None) -> None:
     """A ``rtthread`` host that does not answer the search: abort."""
-    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", 9):
+    with override_settings(hass, teg_search_port=9):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
         )
@@ -510,7 +511,7 @@ async def test_dhcp_moved_camera_reloads(hass: HomeAssistant, teg_camera: TegCam
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
-    with patch("custom_components.chinesium.const.TEG_SEARCH_PORT", teg_camera.discovery_port):
+    with override_settings(hass, teg_search_port=teg_camera.discovery_port):
         result = await hass.config_entries.flow.async_init(
             DOMAIN, context={"source": SOURCE_DHCP}, data=DHCP_INFO
         )
@@ -532,7 +533,7 @@ async def test_background_scan_moved_camera_reloads(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
-    with _scan_hosts(teg_camera):
+    with _scan_hosts(hass, teg_camera):
         discovery.async_trigger_discovery(hass, await discovery.async_scan(hass))
     await wait_for(lambda: entry.data[CONF_PORT] == teg_camera.session_port)
     await wait_for(lambda: entry.state is ConfigEntryState.LOADED)

@@ -8,7 +8,6 @@ import dataclasses
 from datetime import timedelta
 import gc
 import logging
-import socket
 from typing import Any
 from unittest.mock import patch
 import weakref
@@ -21,8 +20,9 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_PORT, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.chinesium.const import (
     CONF_MAX_FPS,
@@ -31,7 +31,6 @@ from custom_components.chinesium.const import (
     STREAM_MODE_ALWAYS,
     STREAM_MODE_ON_DEMAND,
 )
-from custom_components.chinesium.coordinator import session_local_port
 from custom_components.chinesium.protocol import (
     CameraInfo,
     Family,
@@ -46,6 +45,7 @@ from .conftest import (
     UID,
     camera_info,
     entry_for,
+    override_settings,
     target,
     wait_for,
 )
@@ -214,7 +214,7 @@ async def test_unsupported_on_reconnect_stops(
 ) -> None:
     """If the camera turns out unsupported on reconnect, retrying stops."""
     coordinator = init_integration.runtime_data
-    coordinator.info = dataclasses.replace(coordinator.info, supported=False)
+    coordinator.supervisor.update_target(dataclasses.replace(coordinator.info, supported=False))
     await teg_camera.reboot()
     await wait_for(lambda: "UnsupportedCameraError" in (coordinator.data.last_error or ""))
     assert not coordinator.connected
@@ -225,19 +225,20 @@ async def test_broadcast_targets_come_from_network(hass: HomeAssistant) -> None:
     """Broadcast addresses come from HA's network integration (default adapter)."""
     assert await async_setup_component(hass, "network", {})
     # only the list of targets is computed here: nothing is sent
-    assert await REAL_BROADCAST_TARGETS(hass) == ["255.255.255.255"]  # not sent
+    with override_settings(hass, broadcast=True):
+        assert await REAL_BROADCAST_TARGETS(hass) == ["255.255.255.255"]  # not sent
 
 
 async def test_broadcast_switched_off_by_env(hass: HomeAssistant) -> None:
     """CHINESIUM_BROADCAST=0 (scripts/develop, e2e) leaves no broadcast target at all."""
     assert await async_setup_component(hass, "network", {})
-    with patch("custom_components.chinesium.const.BROADCAST", False):
+    with override_settings(hass, broadcast=False):
         assert await REAL_BROADCAST_TARGETS(hass) == []
 
 
 def test_env_parsing() -> None:
     """The develop/e2e environment variables are parsed leniently."""
-    from custom_components.chinesium.const import broadcast_from_env, scan_hosts_from_env
+    from custom_components.chinesium.settings import broadcast_from_env, scan_hosts_from_env
 
     assert scan_hosts_from_env({}) == []
     assert scan_hosts_from_env({"CHINESIUM_SCAN_HOSTS": " 127.0.0.2, 127.0.0.3:10104,,"}) == [
@@ -250,23 +251,38 @@ def test_env_parsing() -> None:
         assert broadcast_from_env({"CHINESIUM_BROADCAST": off}) is False
 
 
-async def test_stats_refresh(hass: HomeAssistant, teg_camera: TegCamera) -> None:
-    """Session counters are copied into the state on the stats interval."""
+async def test_stats_are_not_pushed_as_updates(
+    hass: HomeAssistant, teg_camera: TegCamera, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Counters change with every packet but are not state: while the picture flows,
+    the periodic check publishes nothing (no "Manually updated" debug line per tick);
+    diagnostics read the counters live."""
     entry = entry_for(teg_camera)
     entry.add_to_hass(hass)
-    with patch("custom_components.chinesium.const.STATS_INTERVAL", timedelta(seconds=0.1)):
+    with override_settings(hass, stale_check_interval=timedelta(seconds=0.05)):
         assert await hass.config_entries.async_setup(entry.entry_id)
     coordinator = entry.runtime_data
-    await wait_for(lambda: coordinator.data.stats.get("frames_ok", 0) >= 3)
-    assert coordinator.data.stats["packets"] >= coordinator.data.stats["frames_ok"]
-    assert coordinator.data.streaming
+    await wait_for(lambda: coordinator.data.streaming)
+    caplog.set_level(logging.DEBUG, logger="custom_components.chinesium")
+    caplog.clear()
+    updates: list[object] = []
+    unsub = coordinator.async_add_listener(lambda: updates.append(coordinator.data))
+    start = coordinator.current_stats().get("frames_ok", 0)
+    for _ in range(10):
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1))
+        await asyncio.sleep(0.05)
+    unsub()
+    assert coordinator.current_stats()["frames_ok"] > start
+    assert coordinator.current_stats()["packets"] >= coordinator.current_stats()["frames_ok"]
+    assert updates == []
+    assert "Manually updated" not in caplog.text
 
 
 async def test_background_scan_starts_discovery(hass: HomeAssistant, teg_camera: TegCamera) -> None:
     """async_setup scans at once and periodically; new or moved cameras become flows."""
     with (
-        patch("custom_components.chinesium.const.SCAN_HOSTS", [target(teg_camera)]),
-        patch("custom_components.chinesium.const.SCAN_INTERVAL", timedelta(seconds=0.5)),
+        override_settings(hass, scan_hosts=(target(teg_camera),)),
+        override_settings(hass, scan_interval=timedelta(seconds=0.5)),
     ):
         assert await async_setup_component(hass, DOMAIN, {})
         await hass.async_block_till_done(wait_background_tasks=True)
@@ -289,7 +305,7 @@ async def test_background_scan_skips_known(hass: HomeAssistant, teg_camera: TegC
     # Disabled: not set up (its supervisor would keep wait_background_tasks busy).
     entry = entry_for(teg_camera, disabled_by=ConfigEntryDisabler.USER)
     entry.add_to_hass(hass)
-    with patch("custom_components.chinesium.const.SCAN_HOSTS", [target(teg_camera)]):
+    with override_settings(hass, scan_hosts=(target(teg_camera),)):
         assert await async_setup_component(hass, DOMAIN, {})
         await hass.async_block_till_done(wait_background_tasks=True)
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -347,7 +363,7 @@ async def test_reconnect_survives_unexpected_errors(
             raise RuntimeError("library bug")
         return await real_open_session(*args, **kwargs)
 
-    with patch("custom_components.chinesium.coordinator.open_session", _broken):
+    with patch("custom_components.chinesium.protocol.open_session", _broken):
         await teg_camera.reboot()
         await wait_for(lambda: _state(hass, SENSOR) == STATE_OFF)
         await wait_for(lambda: _state(hass, SENSOR) == STATE_ON, timeout=8)
@@ -365,36 +381,15 @@ async def test_reconnect_reuses_local_port(
     """After a loss the new session binds the old local port (the camera reuses our slot)."""
     coordinator = init_integration.runtime_data
     assert coordinator.session is not None
-    old_port = session_local_port(coordinator.session)
+    old_port = coordinator.session.facts.local_port
     assert old_port > 0
     assert teg_camera.client_addresses == [("127.0.0.1", old_port)]
     await teg_camera.reboot()
     await wait_for(lambda: _state(hass, SENSOR) == STATE_OFF)
     await wait_for(lambda: _state(hass, SENSOR) == STATE_ON, timeout=8)
     assert coordinator.session is not None
-    assert session_local_port(coordinator.session) == old_port
+    assert coordinator.session.facts.local_port == old_port
     assert teg_camera.client_addresses == [("127.0.0.1", old_port)]
-
-
-async def test_reconnect_falls_back_to_ephemeral_port(
-    hass: HomeAssistant, init_integration: MockConfigEntry, teg_camera: TegCamera
-) -> None:
-    """If the old local port is taken, the reconnect binds an ephemeral port."""
-    coordinator = init_integration.runtime_data
-    assert coordinator.session is not None
-    old_port = session_local_port(coordinator.session)
-    session = coordinator._detach()
-    assert session is not None
-    await session.close()
-    await asyncio.sleep(0.05)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
-        squatter.bind(("127.0.0.1", old_port))
-        with patch("custom_components.chinesium.coordinator.BIND_RETRY_DELAY", 0.01):
-            new = await coordinator._async_open_here()
-    try:
-        assert session_local_port(new) not in (0, old_port)
-    finally:
-        await new.close()
 
 
 async def _setup_untraced(

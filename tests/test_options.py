@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -23,7 +22,7 @@ from custom_components.chinesium.const import (
 from custom_components.chinesium.discovery import expand_scan_host, expand_scan_hosts
 from fakecam.teg import TegCamera
 
-from .conftest import UID, UID2, entry_for, target, wait_for
+from .conftest import UID, UID2, entry_for, override_settings, target, wait_for
 
 
 async def _open(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
@@ -163,7 +162,7 @@ async def test_extra_hosts_merge(hass: HomeAssistant) -> None:
     ).add_to_hass(hass)
     MockConfigEntry(domain=DOMAIN, unique_id=UID2, options={}).add_to_hass(hass)
     MockConfigEntry(domain="other", options={CONF_SCAN_HOSTS: ["192.0.2.99"]}).add_to_hass(hass)
-    with patch("custom_components.chinesium.const.SCAN_HOSTS", ["a.lan:1", "b.lan"]):
+    with override_settings(hass, scan_hosts=("a.lan:1", "b.lan")):
         assert discovery.async_extra_hosts(hass) == ["a.lan:1", "b.lan", "192.0.2.8", "192.0.2.9"]
 
 

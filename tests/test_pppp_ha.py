@@ -23,7 +23,7 @@ from custom_components.chinesium.const import DOMAIN
 from custom_components.chinesium.protocol import CameraInfo, Family
 from fakecam.pppp import PpppCamera, PpppCameraConfig
 
-from .conftest import wait_for
+from .conftest import override_settings, wait_for
 
 DUID = "DGOA-123456-VWXYZ"
 """A SHIX-family device ID prefix: discovery names the app layer before connecting."""
@@ -59,9 +59,9 @@ def target(cam: PpppCamera) -> str:
     return f"{host}:{port}"
 
 
-def scan_hosts(*cams: PpppCamera) -> Any:
+def scan_hosts(hass: HomeAssistant, *cams: PpppCamera) -> Any:
     """Point the LAN scan at emulated cameras."""
-    return patch("custom_components.chinesium.const.SCAN_HOSTS", [target(c) for c in cams])
+    return override_settings(hass, scan_hosts=tuple(target(c) for c in cams))
 
 
 async def start_flow(hass: HomeAssistant, step: str) -> dict[str, Any]:
@@ -102,7 +102,7 @@ async def test_scan_lists_and_adds_pppp(
 ) -> None:
     """The scan shows app layer + device ID; picking it creates a streaming entry."""
     cam = await pppp_factory(app="shix")
-    with scan_hosts(cam):
+    with scan_hosts(hass, cam):
         result = await start_flow(hass, "scan")
         assert result["step_id"] == "scan"
         options = result["data_schema"].schema["camera"].container
@@ -186,7 +186,7 @@ async def test_reauth(hass: HomeAssistant, pppp_factory: PpppFactory) -> None:
 async def test_obfuscated_camera(hass: HomeAssistant, pppp_factory: PpppFactory) -> None:
     """A camera on an obfuscated network (PSK ``camera``) is found, keyed and added."""
     cam = await pppp_factory(app="shix", encrypt="camera")
-    with scan_hosts(cam):
+    with scan_hosts(hass, cam):
         result = await start_flow(hass, "scan")
         assert list(result["data_schema"].schema["camera"].container) == [DUID]
         result = await hass.config_entries.flow.async_configure(result["flow_id"], {"camera": DUID})
@@ -198,7 +198,7 @@ async def test_obfuscated_camera(hass: HomeAssistant, pppp_factory: PpppFactory)
 async def test_unsupported_app_layer_scan(hass: HomeAssistant, pppp_factory: PpppFactory) -> None:
     """A VStarcam device ID: listed as unsupported, abort names the layer, repair issue."""
     cam = await pppp_factory(app="shix", duid=VSTARCAM_DUID)
-    with scan_hosts(cam):
+    with scan_hosts(hass, cam):
         result = await start_flow(hass, "scan")
         label = result["data_schema"].schema["camera"].container[VSTARCAM_DUID]
         assert label == f"PPPP/vstarcam {VSTARCAM_DUID} (127.0.0.1) [unsupported]"
@@ -253,7 +253,7 @@ async def test_moved_camera_updates_entry_and_reloads(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
-    with scan_hosts(cam):
+    with scan_hosts(hass, cam):
         discovery.async_trigger_discovery(hass, await discovery.async_scan(hass))
     # Not block_till_done(wait_background_tasks=True): the reloaded entry's
     # session tasks run until unload.
@@ -265,7 +265,7 @@ async def test_moved_camera_updates_entry_and_reloads(
 async def test_background_scan_offers_pppp(hass: HomeAssistant, pppp_factory: PpppFactory) -> None:
     """A new PPPP camera from the background scan becomes a discovery flow."""
     cam = await pppp_factory(app="shix")
-    with scan_hosts(cam):
+    with scan_hosts(hass, cam):
         discovery.async_trigger_discovery(hass, await discovery.async_scan(hass))
         await hass.async_block_till_done(wait_background_tasks=True)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -282,8 +282,8 @@ async def test_plain_scan_host_uses_standard_port(
     """As in scripts/develop: a scan host without a port is searched on the PPPP port."""
     cam = await pppp_factory(app="shix")
     with (
-        patch("custom_components.chinesium.const.SCAN_HOSTS", ["127.0.0.1"]),
-        patch("custom_components.chinesium.const.PPPP_SEARCH_PORT", cam.port),
+        override_settings(hass, scan_hosts=("127.0.0.1",)),
+        override_settings(hass, pppp_search_port=cam.port),
     ):
         found = await discovery.async_scan(hass)
     assert [(i.uid, i.family, i.port) for i in found] == [(DUID, Family.PPPP, cam.port)]

@@ -18,6 +18,8 @@ from custom_components.chinesium.issues import unsupported_issue_id
 from custom_components.chinesium.protocol import CameraInfo, Family
 from fakecam.pppp import PpppCamera, PpppCameraConfig
 
+from .conftest import override_settings
+
 VSTARCAM = "VSTC-123456-ABCDE"
 SHIX = "DGOA-123456-VWXYZ"
 
@@ -50,7 +52,7 @@ async def vstarcam(socket_enabled: None) -> AsyncIterator[PpppCamera]:
 async def test_background_scan_raises_issue(hass: HomeAssistant, vstarcam: PpppCamera) -> None:
     """The background scan files one warning per camera instead of a discovery flow."""
     host, port = vstarcam.discovery_target
-    with patch("custom_components.chinesium.const.SCAN_HOSTS", [f"{host}:{port}"]):
+    with override_settings(hass, scan_hosts=(f"{host}:{port}",)):
         for _ in range(2):  # scanning again does not duplicate the issue
             discovery.async_trigger_discovery(hass, await discovery.async_scan(hass))
             await hass.async_block_till_done(wait_background_tasks=True)
@@ -126,7 +128,7 @@ async def test_integration_discovery_unsupported(hass: HomeAssistant) -> None:
 async def test_scan_step_raises_issue(hass: HomeAssistant, vstarcam: PpppCamera) -> None:
     """The user's scan files the issue as soon as the camera is listed."""
     host, port = vstarcam.discovery_target
-    with patch("custom_components.chinesium.const.SCAN_HOSTS", [f"{host}:{port}"]):
+    with override_settings(hass, scan_hosts=(f"{host}:{port}",)):
         result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"next_step_id": "scan"}

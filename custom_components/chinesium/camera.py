@@ -15,7 +15,6 @@ from homeassistant.helpers import config_validation as cv, entity_platform
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 import voluptuous as vol
 
-from . import const
 from .const import DOMAIN, LOGGER
 from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator, describe_error
 from .entity import ChinesiumEntity
@@ -81,7 +80,9 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
         if coordinator.on_demand:
             return (await self._async_fresh_frame()).data
         if not coordinator.connected:
-            return None
+            # A quick reconnect (a late close absorbed) keeps the picture.
+            recent = coordinator.recent_frame
+            return recent.data if recent is not None else None
         frame = coordinator.latest_frame
         if frame is None:
             try:
@@ -108,7 +109,9 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
                     await asyncio.sleep(delay)
             frame = coordinator.current_frame
             if frame is None or frame is sent[0]:
-                frame = await coordinator.async_wait_frame(const.STREAM_FRAME_TIMEOUT)
+                frame = await coordinator.async_wait_frame(
+                    coordinator.settings.stream_frame_timeout
+                )
             sent[0] = frame
             sent_at[0] = loop.time()
             return frame.data if frame is not None else None

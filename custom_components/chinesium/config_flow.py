@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.const import CONF_HOST, CONF_MAC, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.helpers.selector import (
@@ -25,7 +31,6 @@ from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from homeassistant.helpers.typing import DiscoveryInfoType
 import voluptuous as vol
 
-from . import const
 from .const import (
     CONF_MAX_FPS,
     CONF_SCAN_HOSTS,
@@ -54,6 +59,7 @@ from .protocol import (
     UnsupportedCameraError,
     open_session,
 )
+from .settings import get_settings
 
 CONF_CAMERA = "camera"
 
@@ -102,7 +108,9 @@ def entry_data(info: CameraInfo, credentials: Credentials) -> dict[str, Any]:
     }
 
 
-async def async_probe(info: CameraInfo, credentials: Credentials) -> str | None:
+async def async_probe(
+    hass: HomeAssistant, info: CameraInfo, credentials: Credentials
+) -> str | None:
     """Open and close a session; return a form error key or ``None`` on success.
 
     :class:`UnsupportedCameraError` is not mapped: the flow aborts on it.
@@ -110,7 +118,7 @@ async def async_probe(info: CameraInfo, credentials: Credentials) -> str | None:
     if not info.supported:
         raise UnsupportedCameraError(protocol_name(info))
     try:
-        session = await open_session(info, credentials, const.SESSION_OPTIONS)
+        session = await open_session(info, credentials, get_settings(hass).session)
     except UnsupportedCameraError:
         raise
     except AuthenticationError:
@@ -291,7 +299,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(info.uid)
                 self._abort_if_unique_id_mismatch(reason="wrong_device")
                 credentials = credentials_from_input(user_input)
-                error = await self._async_probe(info, credentials)
+                error = await self._async_probe_entry(entry, info, credentials)
                 if error is None:
                     return self.async_update_reload_and_abort(
                         entry, data_updates=entry_data(info, credentials)
@@ -356,10 +364,30 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_credentials()
         return error
 
+    async def _async_probe_entry(
+        self, entry: ConfigEntry, info: CameraInfo, credentials: Credentials
+    ) -> str | None:
+        """Probe for a configured camera without fighting its own running session.
+
+        Nothing changed and the camera is connected: no probe is needed. Else
+        the running session frees the camera's slot while the probe runs.
+        """
+        coordinator = entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
+        if coordinator is None:
+            return await self._async_probe(info, credentials)
+        old = coordinator.info
+        same = (info.host, info.port) == (old.host, old.port) and credentials == Credentials(
+            entry.data.get(CONF_USERNAME) or None, entry.data.get(CONF_PASSWORD) or None
+        )
+        if same and coordinator.connected:
+            return None
+        async with coordinator.async_paused():
+            return await self._async_probe(info, credentials)
+
     async def _async_probe(self, info: CameraInfo, credentials: Credentials) -> str | None:
         """:func:`async_probe`, aborting the flow if the camera is unsupported."""
         try:
-            return await async_probe(info, credentials)
+            return await async_probe(self.hass, info, credentials)
         except UnsupportedCameraError as err:
             self._abort_unsupported(info, err.name)
 

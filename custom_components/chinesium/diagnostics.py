@@ -70,9 +70,8 @@ async def async_get_device_diagnostics(
 def _runtime(coordinator: ChinesiumCoordinator) -> dict[str, Any]:
     """State, session details and counters (no identifiers)."""
     state = coordinator.data
-    session = coordinator.session
     frame = coordinator.latest_frame
-    current = session.stats.as_dict() if session is not None else dict(state.stats)
+    current = coordinator.current_stats()
     totals = {key: value + current.get(key, 0) for key, value in coordinator.totals.items()}
     info = coordinator.info
     return {
@@ -84,6 +83,8 @@ def _runtime(coordinator: ChinesiumCoordinator) -> dict[str, Any]:
             "reconnects": state.reconnects,
             "frames_received": coordinator.frame_count,
             "users": coordinator.users,
+            "link": str(coordinator.supervisor.state),
+            "absorbed_late_closes": coordinator.supervisor.absorbed,
         },
         "options": {
             "stream_mode": coordinator.stream_mode,

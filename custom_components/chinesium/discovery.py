@@ -14,10 +14,10 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.event import async_track_time_interval
 
-from . import const
 from .const import CONF_SCAN_HOSTS, DOMAIN, LOGGER, SCAN_CIDR_MIN_PREFIX
 from .issues import async_create_unsupported_issue, async_delete_unsupported_issue
 from .protocol import CameraInfo, discover
+from .settings import get_settings
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$",
@@ -69,11 +69,11 @@ def expand_scan_hosts(values: Iterable[str]) -> list[str]:
 
 @callback
 def async_extra_hosts(hass: HomeAssistant) -> list[str]:
-    """Extra unicast discovery targets: ``const.SCAN_HOSTS`` plus every entry's ``scan_hosts``.
+    """Extra unicast discovery targets: settings' and every entry's ``scan_hosts``.
 
     A plain (non-coroutine) event-loop function; CIDRs come back expanded.
     """
-    values = list(const.SCAN_HOSTS)
+    values = list(get_settings(hass).scan_hosts)
     for entry in hass.config_entries.async_entries(DOMAIN):
         values.extend(entry.options.get(CONF_SCAN_HOSTS) or ())
     return expand_scan_hosts(values)
@@ -84,7 +84,7 @@ async def async_broadcast_targets(hass: HomeAssistant) -> list[str]:
 
     Empty when broadcasting is switched off (``CHINESIUM_BROADCAST=0``).
     """
-    if not const.BROADCAST:
+    if not get_settings(hass).broadcast:
         return []
     return sorted(str(addr) for addr in await network.async_get_ipv4_broadcast_addresses(hass))
 
@@ -101,14 +101,15 @@ async def async_discover(
     bcast = await async_broadcast_targets(hass) if broadcast else []
     if not unicast and not bcast:
         return []
+    settings = get_settings(hass)
     try:
         return await discover(
             unicast,
             broadcast=bcast,
-            timeout=const.DISCOVERY_TIMEOUT,
-            teg_port=const.TEG_SEARCH_PORT,
-            pppp_port=const.PPPP_SEARCH_PORT,
-            bind_host=const.DISCOVERY_BIND_HOST,
+            timeout=settings.discovery_timeout,
+            teg_port=settings.teg_search_port,
+            pppp_port=settings.pppp_search_port,
+            bind_host=settings.discovery_bind_host,
         )
     except OSError as err:
         LOGGER.debug("Discovery failed: %s", err)
@@ -162,7 +163,7 @@ def async_trigger_discovery(hass: HomeAssistant, cameras: Iterable[CameraInfo]) 
 
 @callback
 def async_start_background_scan(hass: HomeAssistant) -> None:
-    """Scan now and every ``const.SCAN_INTERVAL``; stops when HA stops."""
+    """Scan now and every ``scan_interval`` (settings); stops when HA stops."""
 
     async def _scan() -> None:
         async_trigger_discovery(hass, await async_scan(hass))
@@ -175,7 +176,7 @@ def async_start_background_scan(hass: HomeAssistant) -> None:
     async_track_time_interval(
         hass,
         _on_interval,
-        const.SCAN_INTERVAL,
+        get_settings(hass).scan_interval,
         name=f"{DOMAIN} discovery",
         cancel_on_shutdown=True,
     )
