@@ -535,3 +535,38 @@ def test_only_loopback() -> None:
     peer._send(("192.0.2.1", 32108), b"\xf1\xe0\x00\x00")
     peer._send(("127.0.0.2", 32108), b"\xf1\xe0\x00\x00")
     assert sent == [("127.0.0.2", 32108)]
+
+
+async def test_index_start_knob_wraps_past_0xffff(make_peer: Callable[..., Any]) -> None:
+    """``index_start=0xFFF0``: a 20+ DRW snapshot reply wraps its index to 0 intact."""
+    peer = await make_peer(index_start=0xFFF0)
+    async with session(peer) as client:
+        client.expected[0] = 0xFFF0  # a client told where the camera starts
+        await client.request("GET /snapshot.cgi?res=1&" + creds())
+        body = client.replies[-1]
+        assert body[:2] == b"\xff\xd8"
+        assert body[-2:] == b"\xff\xd9"
+        indices = [idx for ch, idx, _ in client.drw_log if ch == 0]
+        assert indices[0] == 0xFFF0
+        assert 0xFFFF in indices
+        assert 0 in indices
+
+
+async def test_restart_video_index_quirk(make_peer: Callable[..., Any]) -> None:
+    """``restart_video_index``: each burst's video DRWs start again at index 0."""
+    peer = await make_peer(burst=0.3, restart_video_index=True)
+    async with session(peer) as client:
+        live = "GET /livestream.cgi?streamid=10&substream=1&" + creds()
+        await client.request(live)
+        await client.wait(lambda: peer.frames_sent >= 1)
+        await client.wait(lambda: not peer.streaming())
+        first_burst = peer.frames_sent
+        await client.wait(lambda: len(client.frames) >= first_burst)
+        mark = len(client.drw_log)
+        client.expected[1] = 0  # what a quirk-aware client does on a new request
+        await client.request(live)
+        await client.wait(lambda: len(client.frames) > first_burst)
+        video = [idx for ch, idx, _ in client.drw_log[mark:] if ch == 1]
+        assert video[0] == 0
+        assert client.frames[first_burst][0] == 0x10
+        assert [f[2] for f in client.frames] == peer.sent_frames[: len(client.frames)]

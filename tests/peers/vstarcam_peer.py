@@ -28,7 +28,8 @@ first:
 * **Indices** start at 0 per channel and direction (§4.1 says so; a non-zero
   start is *not* legal there, so it is only the ``index_start`` knob, e.g.
   0xFFF0 to test wrap-around). ``restart_video_index`` imitates the VStarcam
-  firmware quirk of §4.1 (video index back to 0 on every ``livestream.cgi``).
+  firmware quirk of §4.1 (video index back to 0 on every ``livestream.cgi``
+  that starts a burst; a request during a burst only extends it).
 * **Reply envelopes** are ``01 0a a5 01`` + u32 LE length: bytes 2-3 are
   non-zero (§6.4 only says "2 bytes"). Text lines are ``var key=value;\\r\\n``
   with string values in double quotes (as VStarcam CGI text has them) and
@@ -859,8 +860,7 @@ class VStarcamPeer:
         if streamid != "10":
             return  # Eye4 needs streamid=10; anything else is ignored
         self.stats.stream_requests += 1
-        if self.config.restart_video_index:
-            self._stop_stream(sess)
+        if self.config.restart_video_index and sess.stream_task is None:
             tx = self._tx(sess, CH_VIDEO)
             tx.queue.clear()
             tx.inflight.clear()
