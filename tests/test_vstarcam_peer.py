@@ -311,7 +311,7 @@ async def test_handshake_login_stream_decode(make_peer: Callable[..., Any]) -> N
     """Search, CS2 handshake from a second socket, login, one stream request, decode."""
     import av
 
-    peer = await make_peer(burst=1.0)
+    peer = await make_peer()
     assert peer.port != peer.session_port
     async with raw_socket() as searcher, raw_socket() as client:
         punch, src = await search(searcher, peer)
@@ -495,7 +495,7 @@ async def test_ack_every_drw_including_duplicates(make_peer: Callable[..., Any])
         assert len(client.replies) == 2
 
 
-async def test_stop_leaves_nothing_running(make_peer: Callable[..., Any]) -> None:
+async def test_stop_leaves_nothing_running() -> None:
     """stop(): CLOSE to the client, no task left, both ports free again."""
     before = asyncio.all_tasks()
     peer = VStarcamPeer(host=LOOPBACK, did=DID, **SMALL)

@@ -40,7 +40,8 @@ first:
   on every request: each pair present (``loginuse/loginpas``, ``user/pwd``)
   must match and at least one must be present.
 * **Video**: ``livestream.cgi?streamid=10`` streams for ``burst`` seconds (3 s)
-  at the loop's frame rate on channel 1, then stops until re-requested (Eye4);
+  at the loop's frame rate on channel 1 (at least 2 frames, §8 "stream
+  pacing"), then stops until re-requested (Eye4);
   a request while streaming extends the burst without a new keyframe; a fresh
   start begins at the next keyframe of the loop. ``streamid=16`` stops at once.
   Frames: 32-byte ``55 aa 15 a8`` header, byte 4 = 0x10 (I) / 0x11 (P), byte 5
@@ -100,6 +101,7 @@ CH_CMD = 0
 CH_VIDEO = 1
 MAX_INFLIGHT = 128
 MAX_ACK_COUNT = 81
+MIN_BURST_FRAMES = 2
 
 REQ_MAGIC = b"\x01\x0a"
 FRAME_MAGIC = b"\x55\xaa\x15\xa8"
@@ -884,10 +886,14 @@ class VStarcamPeer:
         assert self._loop is not None
         interval = 1.0 / self.config.fps
         next_t = self._loop.time()
+        sent = 0
         try:
-            while self._loop.time() < sess.stream_until and self._sessions.get(sess.addr) is sess:
+            while self._sessions.get(sess.addr) is sess and (
+                sent < MIN_BURST_FRAMES or self._loop.time() < sess.stream_until
+            ):
                 self._send_frame(sess, self._frames[self._pos])
                 self._pos = (self._pos + 1) % len(self._frames)
+                sent += 1
                 next_t += interval
                 await asyncio.sleep(max(0.0, next_t - self._loop.time()))
         finally:
