@@ -570,3 +570,15 @@ async def test_restart_video_index_quirk(make_peer: Callable[..., Any]) -> None:
         assert video[0] == 0
         assert client.frames[first_burst][0] == 0x10
         assert [f[2] for f in client.frames] == peer.sent_frames[: len(client.frames)]
+
+
+@pytest.mark.parametrize(("strict", "accepted"), [(True, False), (False, True)])
+async def test_d2_ack_marker(make_peer: Callable[..., Any], strict: bool, accepted: bool) -> None:
+    """A DRW_ACK with marker 0xD2 is dropped in strict mode, accepted in lenient mode."""
+    peer = await make_peer(strict=strict)
+    async with session(peer) as client:
+        client.send(msg(0xD1, struct.pack(">BBHH", 0xD2, 0, 1, 0)))
+        client.send(msg(0xD1, struct.pack(">BBHH", 0xD1, 0, 1, 1)))
+        await client.wait(lambda: peer.stats.acks_rx + peer.stats.malformed >= 2)
+        assert peer.stats.acks_rx == (2 if accepted else 1)
+        assert peer.stats.malformed == (0 if accepted else 1)
