@@ -582,3 +582,14 @@ async def test_d2_ack_marker(make_peer: Callable[..., Any], strict: bool, accept
         await client.wait(lambda: peer.stats.acks_rx + peer.stats.malformed >= 2)
         assert peer.stats.acks_rx == (2 if accepted else 1)
         assert peer.stats.malformed == (0 if accepted else 1)
+
+
+async def test_drop_knob_is_repaired_by_retransmission(make_peer: Callable[..., Any]) -> None:
+    """``drop_every``: lost first sends come back (same index), frames stay byte-exact."""
+    peer = await make_peer(drop_every=5, rto=0.2)
+    async with session(peer) as client:
+        await client.request("GET /livestream.cgi?streamid=10&substream=1&" + creds())
+        await client.wait(lambda: len(client.frames) >= 6)
+        assert peer.stats.dropped_on_purpose > 0
+        assert peer.stats.retransmissions > 0
+        assert [f[2] for f in client.frames] == peer.sent_frames[: len(client.frames)]

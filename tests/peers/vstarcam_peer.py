@@ -6,6 +6,8 @@ layer §6.4, frame header §6.7, emulator checklist §8). Where the spec leaves
 latitude it picks the *less* obvious legal choice, so brittle clients break here
 first:
 
+* **DID** ``VSTJ-002961-ZTPRW``: a prefix that uses the ``vstarcam2019`` PSK
+  (§5.2), a serial with leading zeros, a check code without A/I/O/Q (§2.3).
 * **Two sockets**: LAN_SEARCH is only answered on the search socket
   (:attr:`VStarcamPeer.port`, 32108 on a real camera); the PUNCH_PKT answer
   and *everything* after it come from a separate ephemeral session socket
@@ -51,14 +53,15 @@ first:
   The camera clock starts at 1 700 000 000.000 s when the peer starts.
 * ``snapshot.cgi`` answers with an envelope whose body is a JPEG on channel 0.
 * **Keepalive**: the camera sends ALIVE after 0.5 s of silence (real cameras do
-  every 0.4-0.5 s), re-sends P2P_RDY after 2 unanswered ALIVEs and drops the
+  every 0.4-0.5 s), re-sends P2P_RDY with every ALIVE from the 3rd unanswered one on and drops the
   session after 7 s without any packet. ALIVE is answered with ALIVE_ACK.
 * **Strict** transport by default (§8): datagrams whose size is not exactly
   4 + length, DRWs with a marker other than 0xD1 or channel >= 8, and DRW_ACKs
   with marker other than 0xD1 (0xD2 is accepted only with ``strict=False``) or
   k >= 82 are dropped and counted in ``malformed``.
 * Every session is served independently (up to ``max_sessions``, 4); a
-  PUNCH_PKT from a new address beyond that is ignored. CLOSE ends a session
+  PUNCH_PKT from a new address beyond that is ignored. Concurrent streams
+  share one position in the video loop (``sent`` records every frame sent). CLOSE ends a session
   silently; :meth:`VStarcamPeer.stop` sends one CLOSE to each live session.
 * Not implemented: audio (``audiostream.cgi`` is answered ``result=0`` but no
   audio is sent), AES video, PSR, relay/server messages.
@@ -762,7 +765,7 @@ class VStarcamPeer:
                 if (
                     not out.fast_done
                     and _newer(newest.index, out.index)
-                    and out.sent_at < newest.sent_at
+                    and out.sent_at <= newest.sent_at
                 ):
                     out.fast_done = True
                     out.sent_at = self._loop.time()
