@@ -283,8 +283,10 @@ class PpppCameraConfig:
     default (shix ``6666``, ilnk ``admin``, vstarcam ``888888``). VStarcam:
     ``codec`` (``h264``/``h265``) and ``width``/``height`` pick the encoded
     loop, ``stream_seconds`` the video sent per ``livestream.cgi`` (Eye4 quirk),
-    ``snapshot`` whether ``snapshot.cgi`` answers. ``restart_video_index``
-    None = the layer's default (on for vstarcam). ``loss``/``dup``/``reorder`` are
+    ``snapshot`` whether ``snapshot.cgi`` answers, ``gop_offset`` where in the
+    loop a new session starts (> 0: mid-GOP, the client must wait for a keyframe).
+    ``restart_video_index`` None = the layer's default (on for vstarcam).
+    ``loss``/``dup``/``reorder`` are
     probabilities applied to outgoing DRWs (``impair_acks`` extends loss/dup to
     DRW_ACKs). ``reply_delay`` keeps command replies >= 50 ms after their ACK
     (aiopppp 0.2.3 race, pppp.md §8).
@@ -318,6 +320,7 @@ class PpppCameraConfig:
     codec: str = "h264"
     stream_seconds: float = 3.0
     snapshot: bool = True
+    gop_offset: int = 0
 
     @property
     def app_layer(self) -> str:
@@ -1109,6 +1112,7 @@ class PpppCamera:
             self.stats.sessions_refused += 1
             return
         sess = _Session(addr=addr, created=now, last_rx=now, last_alive_tx=now)
+        sess.loop_pos = self.config.gop_offset
         sess.resolution = (self.config.width, self.config.height)
         self._sessions[addr] = sess
         self.stats.sessions_opened += 1

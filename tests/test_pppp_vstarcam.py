@@ -319,6 +319,19 @@ async def test_plaintext_camera_without_hint_by_prefix() -> None:
             await session.close()
 
 
+async def test_joining_mid_gop_waits_for_a_keyframe() -> None:
+    async with camera(gop_offset=5) as cam:
+        session = open_pppp_session(info_for(cam), None, OPTS)
+        await session.start()
+        try:
+            frames = await collect(session, 16)
+            check_stream(frames, Codec.H264, (640, 480))
+            assert session.stats.frames_dropped >= 10  # P-frames 5..14 before the next I
+            assert frames[0].data == encode_loop("h264")[15].data
+        finally:
+            await session.close()
+
+
 async def test_snapshot_cgi_returns_jpeg() -> None:
     async with camera() as cam:
         session = open_pppp_session(info_for(cam), None, OPTS)
