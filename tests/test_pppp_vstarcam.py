@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.chinesium.protocol.errors import AuthenticationError
+from custom_components.chinesium.protocol.errors import AuthenticationError, CameraTimeoutError
 from custom_components.chinesium.protocol.jpeg import looks_like_jpeg
 from custom_components.chinesium.protocol.model import (
     CameraInfo,
@@ -157,6 +157,48 @@ def test_registry_is_the_one_source() -> None:
     assert not registry.REGISTRY[AppLayer.CAMHI].supported
     assert registry.layer_from_payload(b"\x01\x0a\x05\x00....") is AppLayer.VSTARCAM
     assert registry.REGISTRY[AppLayer.VSTARCAM].capabilities == {"snapshot"}
+
+
+class _Channel:
+    """In-memory control channel: answers each CGI call via ``answer(path)``."""
+
+    def __init__(self, answer: Callable[[str], bytes | None]) -> None:
+        self.answer = answer
+        self.sent: list[str] = []
+        self.handler: Callable[[bytes], None] | None = None
+
+    def write(self, data: bytes) -> None:
+        text = data[8:].decode()
+        self.sent.append(text)
+        body = self.answer(text[5:].partition("?")[0])
+        if body is not None and self.handler is not None:
+            reply = b"\x01\x0a\x03\x00" + len(body).to_bytes(4, "little") + body
+            asyncio.get_running_loop().call_soon(self.handler, reply)
+
+    def set_packet_handler(self, cb: Callable[[bytes], None] | None) -> None:
+        self.handler = cb
+
+
+async def test_client_login_falls_back_to_check_user() -> None:
+    answers = {"get_status.cgi": b'var sys_ver="1.2.3";\r\n', "check_user.cgi": b"result=0;"}
+    chan = _Channel(answers.get)
+    client = vstarcam.VstarcamClient(chan, reply_timeout=1.0)
+    await client.login("admin", "pw")
+    assert client.firmware == "1.2.3"
+    assert [t.split("?")[0] for t in chan.sent] == ["GET /get_status.cgi", "GET /check_user.cgi"]
+    assert "loginuse=admin&loginpas=pw&user=admin&pwd=pw&" in chan.sent[0]
+    answers["check_user.cgi"] = b"result=-1;"
+    with pytest.raises(AuthenticationError):
+        await client.login("admin", "bad")
+
+
+async def test_client_snapshot_unanswered_times_out() -> None:
+    client = vstarcam.VstarcamClient(_Channel(lambda _path: None), reply_timeout=0.2)
+    with pytest.raises(CameraTimeoutError):
+        await client.snapshot_jpeg()
+    refused = vstarcam.VstarcamClient(_Channel(lambda _path: b"var result=-1;"))
+    with pytest.raises(AuthenticationError):
+        await refused.snapshot_jpeg()
 
 
 # -- sessions against the emulated camera ----------------------------------------------
