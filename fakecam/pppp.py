@@ -12,9 +12,11 @@ retransmit), in-order delivery with reordering/duplicate handling, ALIVE /
 ALIVE_ACK, silence timeout, CLOSE, optional CS2 obfuscation (``encrypt``) and
 seeded fault injection on outgoing DRWs.
 
-Application layers (§6.2, §6.3): SHIX JSON (``06 0a a0 80``) and iLnk binary
-(``11 0a`` + XqBytes). Video: JPEG frames with the 32-byte A/V header (§6.7)
-on channel 1.
+Application layers (§6.2-§6.4), one handler class each (``_HANDLERS``): SHIX
+JSON (``06 0a a0 80``), iLnk binary (``11 0a`` + XqBytes) and VStarcam CGI
+(``01 0a 00 00``). Video on channel 1 with the 32-byte A/V header (§6.7):
+JPEG frames (SHIX, iLnk) or H.264/H.265 access units encoded once by
+:func:`fakecam.h26x.encode_loop` and replayed as a closed GOP loop (VStarcam).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import logging
 import random
 import struct
 import time
-from typing import Any, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
+import urllib.parse
 
 __all__ = [
     "PpppCamera",
@@ -151,10 +154,16 @@ _ILNK_PREFIXES = {"BATC", "BATD", "BATE", "PTZ", "PTZA", "PTZB", "TBAT", "FTY", 
 _ILNK_PREFIXES |= {"FTZ", "FTZW"}
 
 
+_VSTARCAM_PREFIXES = {"VSTA", "VSTB", "VSTC", "VSTD", "VSTF", "VSTG", "VSTH", "VSTJ", "VSTK"}
+_VSTARCAM_PREFIXES |= {"VSTL", "VSTM", "VSTN", "VSTP", "VC0", "VE", "ELSC", "ACCQ", "BCCQ"}
+
+
 def app_for_did(duid: str) -> str:
     """Application layer typical for a DID prefix (pppp.md §6.1 / seed); default shix."""
     prefix = did_from_bytes(did_to_bytes(duid)).split("-", 1)[0]
-    return "ilnk" if prefix in _ILNK_PREFIXES else "shix"
+    if prefix in _ILNK_PREFIXES:
+        return "ilnk"
+    return "vstarcam" if prefix in _VSTARCAM_PREFIXES else "shix"
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -271,7 +280,13 @@ class PpppCameraConfig:
     ``port`` is the discovery port (0 = ephemeral; real cameras 32108); the
     session socket always uses an ephemeral port (pppp.md §3.1). ``app`` None
     picks the layer from the DID prefix; ``password`` None uses the layer's
-    default (shix ``6666``, ilnk ``admin``). ``loss``/``dup``/``reorder`` are
+    default (shix ``6666``, ilnk ``admin``, vstarcam ``888888``). VStarcam:
+    ``codec`` (``h264``/``h265``) and ``width``/``height`` pick the encoded
+    loop, ``stream_seconds`` the video sent per ``livestream.cgi`` (Eye4 quirk),
+    ``snapshot`` whether ``snapshot.cgi`` answers, ``gop_offset`` where in the
+    loop a new session starts (> 0: mid-GOP, the client must wait for a keyframe).
+    ``restart_video_index`` None = the layer's default (on for vstarcam).
+    ``loss``/``dup``/``reorder`` are
     probabilities applied to outgoing DRWs (``impair_acks`` extends loss/dup to
     DRW_ACKs). ``reply_delay`` keeps command replies >= 50 ms after their ACK
     (aiopppp 0.2.3 race, pppp.md §8).
@@ -297,11 +312,15 @@ class PpppCameraConfig:
     impair_acks: bool = False
     strict: bool = False
     start_index: int = 0
-    restart_video_index: bool = False
+    restart_video_index: bool | None = None
     ilnk_require_ticket: bool = True
     width: int = 640
     height: int = 480
     allow_non_loopback: bool = False
+    codec: str = "h264"
+    stream_seconds: float = 3.0
+    snapshot: bool = True
+    gop_offset: int = 0
 
     @property
     def app_layer(self) -> str:
@@ -313,7 +332,8 @@ class PpppCameraConfig:
         """Password the camera accepts."""
         if self.password is not None:
             return self.password
-        return "admin" if self.app_layer == "ilnk" else "6666"
+        handler = _HANDLERS.get(self.app_layer)
+        return handler.default_password if handler is not None else "6666"
 
 
 @dataclass(slots=True)
@@ -358,6 +378,7 @@ class PpppStats:
     stream_starts: int = 0
     stream_stops: int = 0
     snapshots: int = 0
+    stream_expired: int = 0
 
 
 # --- per-session state -----------------------------------------------------------------
@@ -394,6 +415,9 @@ class _Session:
     resolution: tuple[int, int] = (640, 480)
     frame_no: int = 0
     next_frame_at: float = 0.0
+    stream_until: float = 0.0
+    loop_pos: int = 0
+    need_key: bool = False
     handles: list[asyncio.TimerHandle] = field(default_factory=list)
 
     def channel(self, ch: int, start_index: int = 0) -> _Channel:
@@ -412,6 +436,385 @@ class _Endpoint(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         _LOGGER.debug("pppp fakecam socket error: %s", exc)
+
+
+# --- application layers: one handler per layer ----------------------------------------
+
+AV_JPEG = 0x03
+AV_I_FRAME = 0x10
+AV_P_FRAME = 0x11
+VSTARCAM_MAGIC = b"\x01\x0a\x00\x00"
+
+_Media = tuple[int, bytes, bool]
+"""(A/V header type byte, frame data, keyframe)."""
+
+
+class _AppHandler:
+    """One application layer of the emulated camera (pppp.md §6, §8 "Application").
+
+    ``magic`` starts every request of the layer; ``message_size`` gives a whole
+    request's size from its header (``None``: impossible header, resync);
+    ``handle`` answers one complete request; ``next_media`` yields the next
+    frame to stream.
+    """
+
+    name: ClassVar[str]
+    magic: ClassVar[bytes]
+    header_size: ClassVar[int] = 8
+    default_password: ClassVar[str]
+    restart_video_index: ClassVar[bool] = False
+    """Default of the "video index restarts per stream request" quirk."""
+    stream_seconds: float = 0.0
+    """Seconds of video per stream request (0 = until stopped)."""
+
+    def __init__(self, cam: PpppCamera) -> None:
+        self.cam = cam
+
+    @staticmethod
+    def message_size(buf: bytearray) -> int | None:
+        raise NotImplementedError
+
+    def handle(self, sess: _Session, msg: bytes) -> None:
+        raise NotImplementedError
+
+    def media_ready(self, size: tuple[int, int]) -> bool:
+        return size in self.cam._frames
+
+    async def load(self, size: tuple[int, int]) -> None:
+        """Prepare the media for ``size`` (JPEG layers: a frame source)."""
+        w, h = size
+        self.cam._frames[size] = await _frame_source(w, h, self.cam.config.seed)
+
+    def next_media(self, sess: _Session) -> _Media | None:
+        src = self.cam._frames.get(sess.resolution)
+        return None if src is None else (AV_JPEG, src.next_frame(), True)
+
+
+class _ShixHandler(_AppHandler):
+    """SHIX JSON (``06 0a a0 80``, pppp.md §6.2)."""
+
+    name = "shix"
+    magic = SHIX_MAGIC
+    default_password = "6666"  # noqa: S105 - public factory default
+
+    @staticmethod
+    def message_size(buf: bytearray) -> int | None:
+        (length,) = struct.unpack_from("<I", buf, 4)
+        return None if length > 64 * 1024 else 8 + length
+
+    def _send(self, sess: _Session, obj: dict[str, Any], admin: bool = False) -> None:
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+        head = b"\x06\x0a\xa1\x80" if admin else b"\x06\x0a\xa0\x80"
+        self.cam._reply(sess, head + struct.pack("<I", len(raw)) + raw)
+
+    def handle(self, sess: _Session, msg: bytes) -> None:
+        cam = self.cam
+        stats = cam.stats
+        try:
+            req = json.loads(msg[8:].rstrip(b"\0").decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            stats.garbage_rx += 1
+            return
+        if not isinstance(req, dict):
+            stats.garbage_rx += 1
+            return
+        cmd = req.get("cmd")
+        pro = req.get("pro")
+        stats.commands.append(f"shix:{pro}:{cmd}")
+        if not isinstance(cmd, int):
+            self._send(sess, {"cmd": cmd, "result": -1})
+            return
+        cfg = cam.config
+        if req.get("user") != cfg.user:
+            result = -1
+        elif req.get("pwd") != cfg.effective_password:
+            result = -3
+        else:
+            result = 0
+        if result != 0:
+            stats.auth_failures += 1
+            if cmd == 100:
+                stats.logins_failed += 1
+            self._send(sess, {"cmd": cmd, "result": result})
+            return
+        if cmd == 100:
+            stats.logins_ok += 1
+            sess.logged_in = True
+            self._send(
+                sess,
+                {
+                    "cmd": 100,
+                    "result": 0,
+                    "admin": 1,
+                    "restrict": 0,
+                    "mode": 110,
+                    "type": 600,
+                    "checkstr": "SHIX",
+                    "cloud_key": "fakecam",
+                },
+                admin=True,
+            )
+        elif cmd == 101:
+            self._send(
+                sess,
+                {
+                    "cmd": 101,
+                    "result": 0,
+                    "tz": 0,
+                    "time": int(time.time()),
+                    "icut": 0,
+                    "batValue": 100,
+                    "batStatus": 1,
+                    "sysver": "FAKECAM_PPPP_SHIX 1.0",
+                    "mcuver": "1.0.0.0",
+                    "sensor": "FAKE0640",
+                    "rotmir": 0,
+                    "signal": 100,
+                    "lamp": 0,
+                },
+            )
+        elif cmd == 111:
+            video = req.get("video")
+            if video in (1, 2):
+                size = (cfg.width, cfg.height) if video == 1 else (320, 240)
+                cam._start_stream(sess, size)
+            elif video == 0:
+                cam._stop_stream(sess)
+            self._send(sess, {"cmd": 111, "result": 0})
+        elif cmd in (102, 106, 107, 108, 112, 113, 114, 128, 199, 300, 304, 305, 9000):
+            self._send(sess, {"cmd": cmd, "result": 0})
+        elif cmd == 126:
+            self._send(sess, {"cmd": 128, "result": 0})  # observed quirk (§6.2)
+        else:
+            self._send(sess, {"cmd": cmd, "result": -1})
+
+
+class _IlnkHandler(_AppHandler):
+    """iLnk binary (``11 0a`` + XqBytes, pppp.md §6.3)."""
+
+    name = "ilnk"
+    magic = ILNK_MAGIC
+    header_size = 12
+    default_password = "admin"  # noqa: S105 - public factory default
+
+    @staticmethod
+    def message_size(buf: bytearray) -> int | None:
+        (length,) = struct.unpack_from("<H", buf, 4)
+        return None if length < 4 else 8 + length
+
+    def _send(self, sess: _Session, cmd: int, data: bytes = b"", dest: int = 0) -> None:
+        """Reply: 8-byte header + 4 plain bytes (zero) + XqBytes(data)."""
+        body = b"\0\0\0\0" + xq_encode(data)
+        self.cam._reply(sess, ILNK_MAGIC + struct.pack("<HHH", cmd, len(body), dest) + body)
+
+    def handle(self, sess: _Session, msg: bytes) -> None:
+        cmd, length, _dest = struct.unpack_from("<HHH", msg, 2)
+        ticket = msg[8:12]
+        data = xq_decode(msg[12 : 8 + length])
+        cam = self.cam
+        stats = cam.stats
+        stats.commands.append(f"ilnk:{cmd:#06x}")
+        cfg = cam.config
+        if cmd == 0x1020:
+            user = data[:32].split(b"\0", 1)[0].decode("utf-8", "replace")
+            pwd = data[32:160].split(b"\0", 1)[0].decode("utf-8", "replace")
+            if user == cfg.user and pwd == cfg.effective_password:
+                stats.logins_ok += 1
+                sess.logged_in = True
+                sess.ticket = bytes(cam._rng.randrange(1, 256) for _ in range(4))
+                self._send(sess, 0x1120, b"\0\0\0\0" + sess.ticket, dest=0x00FF)
+            else:
+                stats.logins_failed += 1
+                stats.auth_failures += 1
+                self._send(sess, 0x1120, struct.pack("<i", -1) + bytes(4), dest=0x00FF)
+            return
+        if cfg.ilnk_require_ticket and (not sess.logged_in or ticket != sess.ticket):
+            stats.auth_failures += 1
+            self._send(sess, (cmd + 0x100) & 0xFFFF, struct.pack("<i", -1))
+            return
+        if cmd == 0x1008:
+            self._send(sess, 0x1108, self._status(), dest=0x55AA)
+        elif cmd == 0x3018:
+            if len(data) >= 8:
+                ptype, value = struct.unpack_from("<II", data)
+                if ptype == 1:
+                    sess.resolution = (320, 240) if value == 0 else (cfg.width, cfg.height)
+            self._send(sess, 0x3118)
+        elif cmd == 0x3010:
+            cam._start_stream(sess, sess.resolution)
+            self._send(sess, 0x3110)
+        elif cmd == 0x3011:
+            cam._stop_stream(sess)
+            self._send(sess, 0x3111)
+        elif cmd == 0x301A:
+            stats.snapshots += 1
+            self._send(sess, 0x311A)
+            sess.handles.append(
+                asyncio.get_running_loop().call_later(cfg.reply_delay * 2, cam._send_snapshot, sess)
+            )
+        else:
+            self._send(sess, (cmd + 0x100) & 0xFFFF)
+
+    @staticmethod
+    def _status() -> bytes:
+        """124-byte SYSTEM_STATUS_GET reply (layout as parsed by aiopppp 0.2.3)."""
+        return struct.pack(
+            "<4s5i64s10B6s4s4s3I",
+            bytes([1, 0, 0, 1]),
+            100,
+            0,
+            0,
+            int(time.monotonic()),
+            1,
+            b"fakecam-ilnk",
+            0,
+            1,
+            1,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            1,
+            bytes.fromhex("02fa4ec0ffee"),
+            bytes([127, 0, 0, 1]),
+            bytes([255, 0, 0, 0]),
+            0,
+            0,
+            0,
+        )
+
+
+class _VstarcamHandler(_AppHandler):
+    """VStarcam / Eye4 CGI (``01 0a 00 00`` envelopes, pppp.md §6.4 and §8).
+
+    ``GET /name.cgi?...&loginuse=U&loginpas=P&user=U&pwd=P&``; every call is
+    checked, wrong credentials get ``var result=-1;`` (session kept open).
+    ``livestream.cgi?streamid=10`` streams Annex-B H.264/H.265 (0x10 I / 0x11 P
+    frames) on channel 1 for ``stream_seconds`` only, restarting the video index
+    at 0 (quirk, on by default); ``streamid=16`` stops; ``snapshot.cgi`` answers
+    with a JPEG on channel 0.
+    """
+
+    name = "vstarcam"
+    magic = VSTARCAM_MAGIC
+    default_password = "888888"  # noqa: S105 - public factory default
+    restart_video_index = True
+
+    def __init__(self, cam: PpppCamera) -> None:
+        super().__init__(cam)
+        self.stream_seconds = cam.config.stream_seconds
+        self._loops: dict[tuple[int, int], tuple[Any, ...]] = {}
+
+    @staticmethod
+    def message_size(buf: bytearray) -> int | None:
+        (length,) = struct.unpack_from("<I", buf, 4)
+        return None if length > 64 * 1024 else 8 + length
+
+    def _send(self, sess: _Session, body: bytes) -> None:
+        self.cam._reply(sess, b"\x01\x0a\x00\x00" + struct.pack("<I", len(body)) + body)
+
+    def _text(self, sess: _Session, values: dict[str, str | int]) -> None:
+        lines = "".join(
+            f'var {k}="{v}";\r\n' if isinstance(v, str) else f"var {k}={v};\r\n"
+            for k, v in values.items()
+        )
+        self._send(sess, lines.encode())
+
+    def handle(self, sess: _Session, msg: bytes) -> None:
+        cam = self.cam
+        stats = cam.stats
+        cfg = cam.config
+        text = msg[8:].rstrip(b"\0").decode("utf-8", "replace")
+        if not text.startswith("GET /"):
+            stats.garbage_rx += 1
+            return
+        path, _, query = text[5:].partition("?")
+        params = dict(urllib.parse.parse_qsl(query.rstrip("&"), keep_blank_values=True))
+        stats.commands.append(f"vstarcam:{path}")
+        user = params.get("loginuse", params.get("user"))
+        pwd = params.get("loginpas", params.get("pwd"))
+        if user != cfg.user or pwd != cfg.effective_password:
+            stats.auth_failures += 1
+            if path in ("get_status.cgi", "check_user.cgi", "login.cgi"):
+                stats.logins_failed += 1
+            self._text(sess, {"result": -1})
+            return
+        if path == "get_status.cgi":
+            stats.logins_ok += 1
+            sess.logged_in = True
+            self._text(
+                sess,
+                {
+                    "result": 0,
+                    "alias": "fakecam",
+                    "deviceid": cam.config.duid,
+                    "sys_ver": "48.60.64.187",
+                    "app_version": "fakecam-vstarcam",
+                    "now": int(time.time()),
+                    "alarm_status": 0,
+                    "upnp_status": 0,
+                    "p2pstatus": 1,
+                },
+            )
+        elif path in ("check_user.cgi", "login.cgi"):
+            stats.logins_ok += 1
+            sess.logged_in = True
+            self._text(sess, {"result": 0, "current_users": len(cam._sessions)})
+        elif path == "livestream.cgi":
+            stream = params.get("streamid")
+            if stream == "16":
+                cam._stop_stream(sess)
+            elif stream in ("10", "0", "1"):  # 10 = main stream (required on Eye4)
+                cam._start_stream(sess, (cfg.width, cfg.height))
+            self._text(sess, {"result": 0})
+        elif path == "snapshot.cgi":
+            stats.snapshots += 1
+            if not cfg.snapshot:
+                self._text(sess, {"result": -2})  # assumed "not supported" answer
+                return
+            task = asyncio.get_running_loop().create_task(self._snapshot(sess))
+            cam._bg.add(task)
+            task.add_done_callback(cam._bg.discard)
+        else:
+            self._text(sess, {"result": 0})
+
+    async def _snapshot(self, sess: _Session) -> None:
+        cam = self.cam
+        size = (cam.config.width, cam.config.height)
+        src = cam._frames.get(size)
+        if src is None:
+            src = cam._frames[size] = await _frame_source(*size, cam.config.seed)
+        if cam._sessions.get(sess.addr) is sess:
+            self._send(sess, src.next_frame())
+
+    def media_ready(self, size: tuple[int, int]) -> bool:
+        return size in self._loops
+
+    async def load(self, size: tuple[int, int]) -> None:
+        from fakecam.h26x import encode_loop  # noqa: PLC0415 - needs av, only here
+
+        cfg = self.cam.config
+        w, h = size
+        fps = max(1, round(cfg.fps))
+        self._loops[size] = await asyncio.to_thread(
+            encode_loop, cfg.codec, width=w, height=h, fps=fps, frames=2 * fps, gop=fps
+        )
+
+    def next_media(self, sess: _Session) -> _Media | None:
+        loop = self._loops.get(sess.resolution)
+        if not loop:
+            return None
+        frame = loop[sess.loop_pos % len(loop)]
+        sess.loop_pos += 1
+        return (AV_I_FRAME if frame.keyframe else AV_P_FRAME, frame.data, frame.keyframe)
+
+
+_HANDLERS: dict[str, type[_AppHandler]] = {
+    h.name: h for h in (_ShixHandler, _IlnkHandler, _VstarcamHandler)
+}
+"""Application-layer handlers by layer name."""
 
 
 # --- the camera ------------------------------------------------------------------------
@@ -437,8 +840,15 @@ class PpppCamera:
         self._held_handle: asyncio.TimerHandle | None = None
         self._frames: dict[tuple[int, int], _FrameSourceLike] = {}
         self._bg: set[asyncio.Task[None]] = set()
-        if self.config.app_layer not in ("shix", "ilnk"):
+        handler = _HANDLERS.get(self.config.app_layer)
+        if handler is None:
             raise ValueError(f"unknown app layer {self.config.app_layer!r}")
+        self._handlers = [cls(self) for cls in _HANDLERS.values()]
+        self._app = next(h for h in self._handlers if h.name == handler.name)
+        restart = self.config.restart_video_index
+        self._restart_video_index = handler.restart_video_index if restart is None else restart
+        self._clock0 = time.time()
+        self._mono0 = time.monotonic()
 
     # -- lifecycle
 
@@ -475,8 +885,7 @@ class PpppCamera:
         if not cfg.allow_non_loopback and not _is_loopback(cfg.host):
             raise ValueError(f"refusing non-loopback host {cfg.host!r}")
         loop = asyncio.get_running_loop()
-        w, h = cfg.width, cfg.height
-        self._frames[(w, h)] = await _frame_source(w, h, cfg.seed)
+        await self._app.load((cfg.width, cfg.height))
         self._disc, _ = await loop.create_datagram_endpoint(
             lambda: _Endpoint(self._on_discovery), local_addr=(cfg.host, cfg.port)
         )
@@ -703,6 +1112,7 @@ class PpppCamera:
             self.stats.sessions_refused += 1
             return
         sess = _Session(addr=addr, created=now, last_rx=now, last_alive_tx=now)
+        sess.loop_pos = self.config.gop_offset
         sess.resolution = (self.config.width, self.config.height)
         self._sessions[addr] = sess
         self.stats.sessions_opened += 1
@@ -776,232 +1186,57 @@ class PpppCamera:
         sess.streaming = False
         self._sessions.pop(sess.addr, None)
 
-    # -- application layers
+    # -- application layers (one handler per layer, see _HANDLERS)
 
     def _parse_app(self, sess: _Session, chan: _Channel) -> None:
         buf = chan.stream
+        handlers = self._handlers
         while len(buf) >= 8:
-            if buf[:2] == SHIX_MAGIC:
-                (length,) = struct.unpack_from("<I", buf, 4)
-                if length > 64 * 1024:
-                    del buf[:2]
-                    continue
-                if len(buf) < 8 + length:
-                    return
-                block = bytes(buf[8 : 8 + length])
-                del buf[: 8 + length]
-                if self.config.app_layer == "shix":
-                    self._shix(sess, block)
-                else:
-                    self.stats.stray_rx += 1
-            elif buf[:2] == ILNK_MAGIC:
-                if len(buf) < 12:
-                    return
-                cmd, length, _dest = struct.unpack_from("<HHH", buf, 2)
-                if length < 4:
-                    del buf[:2]
-                    continue
-                if len(buf) < 8 + length:
-                    return
-                ticket = bytes(buf[8:12])
-                data = xq_decode(bytes(buf[12 : 8 + length]))
-                del buf[: 8 + length]
-                if self.config.app_layer == "ilnk":
-                    self._ilnk(sess, cmd, ticket, data)
-                else:
-                    self.stats.stray_rx += 1
-            else:  # resync on the next known magic
-                nxt = [p for p in (buf.find(SHIX_MAGIC, 1), buf.find(ILNK_MAGIC, 1)) if p > 0]
+            handler = next((h for h in handlers if buf.startswith(h.magic)), None)
+            if handler is None:  # resync on the next known magic
+                nxt = [p for h in handlers if (p := buf.find(h.magic, 1)) > 0]
                 self.stats.garbage_rx += 1
                 del buf[: min(nxt) if nxt else len(buf) - 1]
-
-    # SHIX JSON (pppp.md §6.2)
-
-    def _shix_send(self, sess: _Session, obj: dict[str, Any], admin: bool = False) -> None:
-        raw = json.dumps(obj, separators=(",", ":")).encode()
-        head = b"\x06\x0a\xa1\x80" if admin else b"\x06\x0a\xa0\x80"
-        self._reply(sess, head + struct.pack("<I", len(raw)) + raw)
-
-    def _shix(self, sess: _Session, block: bytes) -> None:
-        try:
-            req = json.loads(block.rstrip(b"\0").decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            self.stats.garbage_rx += 1
-            return
-        if not isinstance(req, dict):
-            self.stats.garbage_rx += 1
-            return
-        cmd = req.get("cmd")
-        pro = req.get("pro")
-        self.stats.commands.append(f"shix:{pro}:{cmd}")
-        if not isinstance(cmd, int):
-            self._shix_send(sess, {"cmd": cmd, "result": -1})
-            return
-        cfg = self.config
-        if req.get("user") != cfg.user:
-            result = -1
-        elif req.get("pwd") != cfg.effective_password:
-            result = -3
-        else:
-            result = 0
-        if result != 0:
-            self.stats.auth_failures += 1
-            if cmd == 100:
-                self.stats.logins_failed += 1
-            self._shix_send(sess, {"cmd": cmd, "result": result})
-            return
-        if cmd == 100:
-            self.stats.logins_ok += 1
-            sess.logged_in = True
-            self._shix_send(
-                sess,
-                {
-                    "cmd": 100,
-                    "result": 0,
-                    "admin": 1,
-                    "restrict": 0,
-                    "mode": 110,
-                    "type": 600,
-                    "checkstr": "SHIX",
-                    "cloud_key": "fakecam",
-                },
-                admin=True,
-            )
-        elif cmd == 101:
-            self._shix_send(
-                sess,
-                {
-                    "cmd": 101,
-                    "result": 0,
-                    "tz": 0,
-                    "time": int(time.time()),
-                    "icut": 0,
-                    "batValue": 100,
-                    "batStatus": 1,
-                    "sysver": "FAKECAM_PPPP_SHIX 1.0",
-                    "mcuver": "1.0.0.0",
-                    "sensor": "FAKE0640",
-                    "rotmir": 0,
-                    "signal": 100,
-                    "lamp": 0,
-                },
-            )
-        elif cmd == 111:
-            video = req.get("video")
-            if video in (1, 2):
-                size = (cfg.width, cfg.height) if video == 1 else (320, 240)
-                self._start_stream(sess, size)
-            elif video == 0:
-                self._stop_stream(sess)
-            self._shix_send(sess, {"cmd": 111, "result": 0})
-        elif cmd in (102, 106, 107, 108, 112, 113, 114, 128, 199, 300, 304, 305, 9000):
-            self._shix_send(sess, {"cmd": cmd, "result": 0})
-        elif cmd == 126:
-            self._shix_send(sess, {"cmd": 128, "result": 0})  # observed quirk (§6.2)
-        else:
-            self._shix_send(sess, {"cmd": cmd, "result": -1})
-
-    # iLnk binary (pppp.md §6.3)
-
-    def _ilnk_send(self, sess: _Session, cmd: int, data: bytes = b"", dest: int = 0) -> None:
-        """Reply: 8-byte header + 4 plain bytes (zero) + XqBytes(data)."""
-        body = b"\0\0\0\0" + xq_encode(data)
-        self._reply(sess, ILNK_MAGIC + struct.pack("<HHH", cmd, len(body), dest) + body)
-
-    def _ilnk(self, sess: _Session, cmd: int, ticket: bytes, data: bytes) -> None:
-        self.stats.commands.append(f"ilnk:{cmd:#06x}")
-        cfg = self.config
-        if cmd == 0x1020:
-            user = data[:32].split(b"\0", 1)[0].decode("utf-8", "replace")
-            pwd = data[32:160].split(b"\0", 1)[0].decode("utf-8", "replace")
-            if user == cfg.user and pwd == cfg.effective_password:
-                self.stats.logins_ok += 1
-                sess.logged_in = True
-                sess.ticket = bytes(self._rng.randrange(1, 256) for _ in range(4))
-                self._ilnk_send(sess, 0x1120, b"\0\0\0\0" + sess.ticket, dest=0x00FF)
+                continue
+            if len(buf) < handler.header_size:
+                return
+            size = handler.message_size(buf)
+            if size is None:
+                del buf[:2]
+                continue
+            if len(buf) < size:
+                return
+            msg = bytes(buf[:size])
+            del buf[:size]
+            if handler is self._app:
+                handler.handle(sess, msg)
             else:
-                self.stats.logins_failed += 1
-                self.stats.auth_failures += 1
-                self._ilnk_send(sess, 0x1120, struct.pack("<i", -1) + bytes(4), dest=0x00FF)
-            return
-        if cfg.ilnk_require_ticket and (not sess.logged_in or ticket != sess.ticket):
-            self.stats.auth_failures += 1
-            self._ilnk_send(sess, (cmd + 0x100) & 0xFFFF, struct.pack("<i", -1))
-            return
-        if cmd == 0x1008:
-            self._ilnk_send(sess, 0x1108, self._ilnk_status(), dest=0x55AA)
-        elif cmd == 0x3018:
-            if len(data) >= 8:
-                ptype, value = struct.unpack_from("<II", data)
-                if ptype == 1:
-                    sess.resolution = (320, 240) if value == 0 else (cfg.width, cfg.height)
-            self._ilnk_send(sess, 0x3118)
-        elif cmd == 0x3010:
-            self._start_stream(sess, sess.resolution)
-            self._ilnk_send(sess, 0x3110)
-        elif cmd == 0x3011:
-            self._stop_stream(sess)
-            self._ilnk_send(sess, 0x3111)
-        elif cmd == 0x301A:
-            self.stats.snapshots += 1
-            self._ilnk_send(sess, 0x311A)
-            sess.handles.append(
-                asyncio.get_running_loop().call_later(
-                    cfg.reply_delay * 2, self._send_snapshot, sess
-                )
-            )
-        else:
-            self._ilnk_send(sess, (cmd + 0x100) & 0xFFFF)
-
-    @staticmethod
-    def _ilnk_status() -> bytes:
-        """124-byte SYSTEM_STATUS_GET reply (layout as parsed by aiopppp 0.2.3)."""
-        return struct.pack(
-            "<4s5i64s10B6s4s4s3I",
-            bytes([1, 0, 0, 1]),
-            100,
-            0,
-            0,
-            int(time.monotonic()),
-            1,
-            b"fakecam-ilnk",
-            0,
-            1,
-            1,
-            0,
-            0,
-            0,
-            1,
-            0,
-            0,
-            1,
-            bytes.fromhex("02fa4ec0ffee"),
-            bytes([127, 0, 0, 1]),
-            bytes([255, 0, 0, 0]),
-            0,
-            0,
-            0,
-        )
+                self.stats.stray_rx += 1
 
     # -- video
 
     def _start_stream(self, sess: _Session, size: tuple[int, int]) -> None:
         self.stats.stream_starts += 1
-        if self.config.restart_video_index:
+        if self._restart_video_index:
             sess.channels.pop(CH_VIDEO, None)
         sess.resolution = size
+        seconds = self._app.stream_seconds
+        sess.stream_until = time.monotonic() + seconds if seconds else 0.0
         if not sess.streaming:
             sess.streaming = True
             sess.next_frame_at = time.monotonic() + self.config.reply_delay * 2
-        if size not in self._frames:
-            w, h = size
+        self._load_media(size)
 
-            async def _load() -> None:
-                self._frames[size] = await _frame_source(w, h, self.config.seed)
+    def _load_media(self, size: tuple[int, int]) -> None:
+        if self._app.media_ready(size):
+            return
 
-            task = asyncio.get_running_loop().create_task(_load())
-            self._bg.add(task)
-            task.add_done_callback(self._bg.discard)
+        async def _load() -> None:
+            await self._app.load(size)
+
+        task = asyncio.get_running_loop().create_task(_load())
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
 
     def _stop_stream(self, sess: _Session) -> None:
         if sess.streaming:
@@ -1009,21 +1244,31 @@ class PpppCamera:
         sess.streaming = False
 
     def _send_frame(self, sess: _Session) -> bool:
-        src = self._frames.get(sess.resolution)
-        if src is None:
+        media = self._app.next_media(sess)
+        if media is None:
             return False
+        ftype, data, keyframe = media
         chan = sess.channel(CH_VIDEO, self.config.start_index)
-        jpeg = src.next_frame()
-        needed = (len(jpeg) + 32 + MAX_DRW_PAYLOAD - 1) // MAX_DRW_PAYLOAD
-        if len(chan.inflight) + needed > MAX_INFLIGHT:
+        needed = (len(data) + 32 + MAX_DRW_PAYLOAD - 1) // MAX_DRW_PAYLOAD
+        if sess.need_key and not keyframe:
             self.stats.frames_skipped += 1
             return False
-        header = av_header(0x03, len(jpeg), sess.frame_no, time.time())
+        if len(chan.inflight) + needed > MAX_INFLIGHT:
+            self.stats.frames_skipped += 1
+            sess.need_key = True  # an encoder restarts its GOP after a dropped frame
+            return False
+        sess.need_key = False
+        counter = 0 if ftype in (AV_I_FRAME, AV_P_FRAME) else sess.frame_no  # VStarcam: reserved
+        header = av_header(ftype, len(data), counter, self._camera_clock())
         sess.frame_no += 1
-        self._send_drw(sess, CH_VIDEO, header + jpeg)
-        self.sent_frames.append(jpeg)
+        self._send_drw(sess, CH_VIDEO, header + data)
+        self.sent_frames.append(data)
         self.stats.frames_sent += 1
         return True
+
+    def _camera_clock(self) -> float:
+        """Camera wall clock (never steps back during a run)."""
+        return self._clock0 + time.monotonic() - self._mono0
 
     def _send_snapshot(self, sess: _Session) -> None:
         if self._sessions.get(sess.addr) is sess:
@@ -1066,6 +1311,9 @@ class PpppCamera:
                 if now - pend.sent_at >= rto:
                     self._retransmit(sess, pend, now)
                     budget -= 1
+        if sess.streaming and sess.stream_until and now >= sess.stream_until:
+            sess.streaming = False  # VStarcam: only a few seconds per request (§6.4)
+            self.stats.stream_expired += 1
         if sess.streaming and cfg.fps > 0 and now >= sess.next_frame_at:
             period = 1.0 / cfg.fps
             sess.next_frame_at = max(sess.next_frame_at + period, now - period)
@@ -1081,9 +1329,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="discovery port")
     parser.add_argument("--duid", default="ABCD-123456-VWXYZ", help="device id")
     parser.add_argument("--encrypt", metavar="KEY", default=None, help="CS2 PSK, e.g. camera")
-    parser.add_argument("--app", choices=["shix", "ilnk"], default=None)
+    parser.add_argument("--app", choices=sorted(_HANDLERS), default=None)
     parser.add_argument("--user", default="admin")
-    parser.add_argument("--password", default=None, help="default: shix 6666, ilnk admin")
+    parser.add_argument(
+        "--password", default=None, help="default: shix 6666, ilnk admin, vstarcam 888888"
+    )
+    parser.add_argument("--codec", choices=["h264", "h265"], default="h264", help="vstarcam video")
+    parser.add_argument("--size", default="640x480", help="picture size WxH, e.g. 1280x720")
+    parser.add_argument(
+        "--stream-seconds", type=float, default=3.0, help="vstarcam: video per livestream.cgi"
+    )
     parser.add_argument("--fps", type=float, default=15.0)
     parser.add_argument("--loss", type=float, default=0.0, help="outgoing DRW loss probability")
     parser.add_argument("--dup", type=float, default=0.0, help="outgoing DRW duplication prob.")
@@ -1097,7 +1352,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
     """Build a :class:`PpppCameraConfig` from parsed CLI arguments."""
+    width, _, height = str(args.size).lower().partition("x")
     return PpppCameraConfig(
+        width=int(width),
+        height=int(height),
+        codec=args.codec,
+        stream_seconds=args.stream_seconds,
         host=args.host,
         port=args.port,
         duid=args.duid,

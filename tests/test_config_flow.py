@@ -221,7 +221,7 @@ async def test_manual_unsupported(hass: HomeAssistant, socket_enabled: None) -> 
         host="127.0.0.1",
         port=32100,
         family=Family.PPPP,
-        app_layer="vstarcam",
+        app_layer="lookcam",
         supported=False,
     )
     result = await _start_user_flow(hass, "manual")
@@ -231,12 +231,12 @@ async def test_manual_unsupported(hass: HomeAssistant, socket_enabled: None) -> 
         )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "unsupported"
-    assert result["description_placeholders"]["name"] == "PPPP vstarcam"
+    assert result["description_placeholders"]["name"] == "PPPP lookcam"
     assert not hass.config_entries.async_entries(DOMAIN)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, "unsupported_camera_ABCD-123456-VWXYZ")
     assert issue is not None
     assert issue.translation_placeholders == {
-        "name": "PPPP vstarcam",
+        "name": "PPPP lookcam",
         "uid": "ABCD-123456-VWXYZ",
         "host": "127.0.0.1",
     }

@@ -306,7 +306,9 @@ def test_identify_clues() -> None:
     assert identify.identify(payload=V15_SHIX_LOGIN[8:]).layer is AppLayer.SHIX
     assert identify.identify(payload=V17_ILNK_LOGIN[8:]).layer is AppLayer.ILNK
     ident = identify.identify(payload=b"\x01\x0a\x00\x00\x10\x00\x00\x00result=0", key="camera")
-    assert (ident.layer, ident.source, ident.supported) == (AppLayer.VSTARCAM, "payload", False)
+    assert (ident.layer, ident.source, ident.supported) == (AppLayer.VSTARCAM, "payload", True)
+    ident = identify.identify(payload=b"\x56\x56\x50\x99", key="camera")
+    assert (ident.layer, ident.source, ident.supported) == (AppLayer.MEARI, "payload", False)
     assert identify.identify(key="camera", prefix="VSTC").layer is AppLayer.SHIX
     ident = identify.identify(key="vstarcam2019")
     assert ident.layer is AppLayer.VSTARCAM
@@ -330,6 +332,8 @@ def test_probe_order() -> None:
     shix_id = identify.Identification(AppLayer.SHIX, "key")
     assert identify.probe_order(shix_id, encrypted=True) == [AppLayer.SHIX]
     assert identify.probe_order(shix_id, encrypted=False) == [AppLayer.SHIX, AppLayer.ILNK]
+    vst_id = identify.Identification(AppLayer.VSTARCAM, "key")
+    assert identify.probe_order(vst_id, encrypted=True) == [AppLayer.VSTARCAM, AppLayer.SHIX]
 
 
 # -- clients over an in-memory channel -----------------------------------------------------

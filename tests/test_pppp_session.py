@@ -193,10 +193,10 @@ async def test_close_sends_stop_and_close() -> None:
 
 async def test_unsupported_layer_named() -> None:
     async with camera(app="shix") as cam:
-        session = open_pppp_session(info_for(cam, app="vstarcam"), None, OPTS)
+        session = open_pppp_session(info_for(cam, app="lookcam"), None, OPTS)
         with pytest.raises(UnsupportedCameraError) as err:
             await session.start()
-        assert err.value.name == "vstarcam"
+        assert err.value.name == "lookcam"
 
 
 async def test_frame_listener_and_snapshot() -> None:
@@ -239,6 +239,7 @@ class _ScriptedConn:
         self.did = None
         self.local_port = 40000
         self.is_open = True
+        self.local_port = 0
         self.channels: dict[int, _ScriptedChannel] = {}
         self.reply = reply
         self.closed = False
@@ -257,7 +258,7 @@ class _ScriptedConn:
 @pytest.mark.parametrize(
     ("reply", "name"),
     [
-        (b"\x01\x0a\x00\x00\x0a\x00\x00\x00result=-1;", "vstarcam"),
+        (b"\x56\x56\x50\x99" + bytes(48), "meari"),
         (b"\x99\x99\x99\x99" + bytes(20), "camhi"),
         (b"\xa0\xaf\xaf\xaf" + bytes(30), "lookcam"),
     ],

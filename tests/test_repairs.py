@@ -20,14 +20,14 @@ from fakecam.pppp import PpppCamera, PpppCameraConfig
 
 from .conftest import override_settings
 
-VSTARCAM = "VSTC-123456-ABCDE"
+LOOKCAM = "GHBB-123456-ABCDE"
 SHIX = "DGOA-123456-VWXYZ"
 
 
-def unsupported(uid: str = VSTARCAM, host: str = "127.0.0.1") -> CameraInfo:
-    """What discovery reports for a VStarcam-protocol PPPP camera."""
+def unsupported(uid: str = LOOKCAM, host: str = "127.0.0.1") -> CameraInfo:
+    """What discovery reports for a LookCam-protocol PPPP camera."""
     return CameraInfo(
-        uid=uid, host=host, port=32108, family=Family.PPPP, app_layer="vstarcam", supported=False
+        uid=uid, host=host, port=32108, family=Family.PPPP, app_layer="lookcam", supported=False
     )
 
 
@@ -41,31 +41,31 @@ def our_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
 
 
 @pytest.fixture
-async def vstarcam(socket_enabled: None) -> AsyncIterator[PpppCamera]:
-    """An emulated camera whose device ID names the (unsupported) VStarcam layer."""
-    cam = PpppCamera(PpppCameraConfig(host="127.0.0.1", port=0, duid=VSTARCAM, app="shix"))
+async def lookcam(socket_enabled: None) -> AsyncIterator[PpppCamera]:
+    """An emulated camera whose device ID names the (unsupported) LookCam layer."""
+    cam = PpppCamera(PpppCameraConfig(host="127.0.0.1", port=0, duid=LOOKCAM, app="shix"))
     await cam.start()
     yield cam
     await cam.stop()
 
 
-async def test_background_scan_raises_issue(hass: HomeAssistant, vstarcam: PpppCamera) -> None:
+async def test_background_scan_raises_issue(hass: HomeAssistant, lookcam: PpppCamera) -> None:
     """The background scan files one warning per camera instead of a discovery flow."""
-    host, port = vstarcam.discovery_target
+    host, port = lookcam.discovery_target
     with override_settings(hass, scan_hosts=(f"{host}:{port}",)):
         for _ in range(2):  # scanning again does not duplicate the issue
             discovery.async_trigger_discovery(hass, await discovery.async_scan(hass))
             await hass.async_block_till_done(wait_background_tasks=True)
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     issues = our_issues(hass)
-    assert list(issues) == [unsupported_issue_id(VSTARCAM)]
-    issue = issues[unsupported_issue_id(VSTARCAM)]
+    assert list(issues) == [unsupported_issue_id(LOOKCAM)]
+    issue = issues[unsupported_issue_id(LOOKCAM)]
     assert issue.translation_key == "unsupported_camera"
     assert issue.severity is ir.IssueSeverity.WARNING
     assert not issue.is_fixable
     assert issue.translation_placeholders == {
-        "name": "PPPP vstarcam",
-        "uid": VSTARCAM,
+        "name": "PPPP lookcam",
+        "uid": LOOKCAM,
         "host": "127.0.0.1",
     }
 
@@ -74,16 +74,16 @@ async def test_one_issue_per_camera(hass: HomeAssistant) -> None:
     """Two unsupported cameras → two issues; a later supported sighting clears one."""
     discovery.async_trigger_discovery(hass, [unsupported(), unsupported("VSTB-000001-ZZZZZ")])
     assert set(our_issues(hass)) == {
-        unsupported_issue_id(VSTARCAM),
+        unsupported_issue_id(LOOKCAM),
         unsupported_issue_id("VSTB-000001-ZZZZZ"),
     }
     # A newer library learned the protocol: the same uid now shows up as supported.
-    now_supported = CameraInfo(VSTARCAM, "127.0.0.1", 32108, Family.PPPP, app_layer="shix")
+    now_supported = CameraInfo(LOOKCAM, "127.0.0.1", 32108, Family.PPPP, app_layer="shix")
     discovery.async_trigger_discovery(hass, [now_supported])
     await hass.async_block_till_done(wait_background_tasks=True)
     assert set(our_issues(hass)) == {unsupported_issue_id("VSTB-000001-ZZZZZ")}
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [f["context"]["unique_id"] for f in flows] == [VSTARCAM]
+    assert [f["context"]["unique_id"] for f in flows] == [LOOKCAM]
 
 
 async def test_issue_placeholder_moves_with_host(hass: HomeAssistant) -> None:
@@ -92,7 +92,7 @@ async def test_issue_placeholder_moves_with_host(hass: HomeAssistant) -> None:
     discovery.async_trigger_discovery(hass, [unsupported(host="127.0.0.5")])
     issues = our_issues(hass)
     assert len(issues) == 1
-    placeholders = issues[unsupported_issue_id(VSTARCAM)].translation_placeholders
+    placeholders = issues[unsupported_issue_id(LOOKCAM)].translation_placeholders
     assert placeholders is not None
     assert placeholders["host"] == "127.0.0.5"
 
@@ -109,8 +109,8 @@ async def test_dhcp_unsupported(hass: HomeAssistant, socket_enabled: None) -> No
         )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "unsupported"
-    assert result["description_placeholders"] == {"name": "PPPP vstarcam", "uid": VSTARCAM}
-    assert set(our_issues(hass)) == {unsupported_issue_id(VSTARCAM)}
+    assert result["description_placeholders"] == {"name": "PPPP lookcam", "uid": LOOKCAM}
+    assert set(our_issues(hass)) == {unsupported_issue_id(LOOKCAM)}
 
 
 async def test_integration_discovery_unsupported(hass: HomeAssistant) -> None:
@@ -122,19 +122,19 @@ async def test_integration_discovery_unsupported(hass: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "unsupported"
-    assert set(our_issues(hass)) == {unsupported_issue_id(VSTARCAM)}
+    assert set(our_issues(hass)) == {unsupported_issue_id(LOOKCAM)}
 
 
-async def test_scan_step_raises_issue(hass: HomeAssistant, vstarcam: PpppCamera) -> None:
+async def test_scan_step_raises_issue(hass: HomeAssistant, lookcam: PpppCamera) -> None:
     """The user's scan files the issue as soon as the camera is listed."""
-    host, port = vstarcam.discovery_target
+    host, port = lookcam.discovery_target
     with override_settings(hass, scan_hosts=(f"{host}:{port}",)):
         result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"next_step_id": "scan"}
         )
     assert result["step_id"] == "scan"
-    assert set(our_issues(hass)) == {unsupported_issue_id(VSTARCAM)}
+    assert set(our_issues(hass)) == {unsupported_issue_id(LOOKCAM)}
 
 
 async def test_added_camera_clears_issue(hass: HomeAssistant, socket_enabled: None) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 from ..errors import ChinesiumError
 from ..model import CameraInfo, Family
-from .apps.identify import SUPPORTED, identify as identify_layer
+from .apps.identify import identify as identify_layer
+from .apps.registry import SUPPORTED
 from .codec import LAN_SEARCH, MsgType, PunchPkt, decode
 from .crypto import KNOWN_KEYS, SERVER_KEY, Cipher, detect_key
 from .devid import DeviceId

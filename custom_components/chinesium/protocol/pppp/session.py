@@ -1,18 +1,20 @@
-"""PPPP camera session: transport + app-layer login + live MJPEG (pppp.md §3-§6).
+"""PPPP camera session: transport + app-layer login + live video (pppp.md §3-§6).
 
 ``_open`` connects the transport (LAN search to ``info.host:info.port``, key
 from ``info.extra["key"]``), picks the application layer (``info.app_layer``,
 else the key/DID-prefix clues, else probing iLnk/SHIX), logs in (the user's
 credentials first, then the layer's factory defaults) and starts live video.
 Video payloads on the media channel go straight into a
-:class:`~.apps.avframe.FrameAssembler`; each complete JPEG becomes a
-:class:`~..model.Frame`.
+:class:`~.apps.avframe.FrameAssembler`; each complete JPEG, or H.264/H.265
+access unit (VStarcam I/P frames, codec told by the NAL headers, P-frames
+dropped until the first keyframe), becomes a :class:`~..model.Frame`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 from ..errors import (
     AuthenticationError,
@@ -22,25 +24,21 @@ from ..errors import (
     UnsupportedCameraError,
 )
 from ..jpeg import jpeg_size, looks_like_jpeg
-from ..model import CameraInfo, Credentials, Frame
+from ..model import CameraInfo, Codec as FrameCodec, Credentials, Frame
 from ..session import CameraSession, SessionOptions
-from .apps import CLIENTS
-from .apps.avframe import Codec, FrameAssembler
+from .apps.avframe import AvFrame, Codec, FrameAssembler
 from .apps.base import CONTROL_CHANNEL, AppClient, WrongLayerError
-from .apps.identify import (
-    DISPLAY_NAMES,
-    SUPPORTED,
-    AppLayer,
-    Identification,
-    identify,
-    probe_order,
-)
+from .apps.h26x import detect_codec, picture_size
+from .apps.identify import AppLayer, Identification, identify, probe_order
+from .apps.registry import CLIENTS, DISPLAY_NAMES, SUPPORTED
 from .devid import DeviceId
 from .transport import PpppConnection
 
 _LOGGER = logging.getLogger(__name__)
 
 _JPEG = int(Codec.JPEG)
+_I_FRAME = int(Codec.I_FRAME)
+_P_FRAME = int(Codec.P_FRAME)
 
 
 def _unsupported(layer: AppLayer) -> UnsupportedCameraError:
@@ -54,7 +52,7 @@ PROBE_TIMEOUT = 1.0
 
 
 class PpppSession(CameraSession):
-    """A live session with one PPPP camera speaking SHIX JSON or iLnk binary."""
+    """A live session with one PPPP camera (SHIX JSON, iLnk binary or VStarcam CGI)."""
 
     def __init__(
         self,
@@ -73,6 +71,9 @@ class PpppSession(CameraSession):
         self._dropped_seen = 0
         self._seq = 0
         self._video_requested = False
+        self._h26x: FrameCodec | None = None
+        self._size = (0, 0)
+        self._need_key = True
 
     # -- CameraSession hooks ----------------------------------------------------------
 
@@ -101,8 +102,7 @@ class PpppSession(CameraSession):
         if ident.layer is not None and ident.layer not in SUPPORTED:
             raise _unsupported(ident.layer)
         client = await self._login(conn, probe_order(ident, encrypted=key is not None))
-        video = conn.channel(client.video_channel)
-        video.set_packet_handler(self._on_video)
+        client.attach_video(conn.channel(client.video_channel), self._on_video)
         self._video_requested = True
         await client.start_video()
 
@@ -200,6 +200,19 @@ class PpppSession(CameraSession):
             # session (the error propagates to the owner regardless).
             del last
 
+    async def still_image(self) -> bytes:
+        """A still JPEG from the camera's own snapshot command.
+
+        Only layers with the ``"snapshot"`` capability (VStarcam
+        ``snapshot.cgi``) have one; others raise :class:`UnsupportedCameraError`
+        (use :meth:`snapshot` for the latest live frame instead). Raises
+        :class:`CameraTimeoutError` when the camera does not answer.
+        """
+        client = self.client
+        if client is None or not self.connected:
+            raise SessionClosedError("session is not connected")
+        return await client.snapshot_jpeg()
+
     def _video_channel(self) -> int:
         return self.client.video_channel if self.client is not None else 1
 
@@ -213,8 +226,13 @@ class PpppSession(CameraSession):
         if asm.dropped != self._dropped_seen:
             stats.frames_dropped += asm.dropped - self._dropped_seen
             self._dropped_seen = asm.dropped
+            self._need_key = True  # a P-frame chain is broken: wait for the next I-frame
         for av in frames:
-            if av.codec != _JPEG:
+            code = av.codec
+            if code in (_I_FRAME, _P_FRAME):
+                self._on_h26x(av, code == _I_FRAME)
+                continue
+            if code != _JPEG:
                 continue
             data = av.data
             if not looks_like_jpeg(data):
@@ -223,6 +241,28 @@ class PpppSession(CameraSession):
             width, height = jpeg_size(data) or (0, 0)
             self._seq += 1
             self._deliver_frame(Frame.now(data, width, height, self._seq))
+
+    def _on_h26x(self, av: AvFrame, keyframe: bool) -> None:
+        data = av.data
+        codec = self._h26x
+        if keyframe:
+            codec = detect_codec(data) or codec
+            if codec is None:
+                self.stats.frames_dropped += 1
+                return
+            self._h26x = codec
+            self._size = picture_size(data, codec) or self._size
+            self._need_key = False
+        elif codec is None or self._need_key:
+            self.stats.frames_dropped += 1
+            return
+        header = av.header
+        pts = None if header is None else header.seconds * 1000 + header.millis
+        width, height = self._size
+        self._seq += 1
+        self._deliver_frame(
+            Frame(data, width, height, time.time(), self._seq, codec, keyframe, pts)
+        )
 
     def _on_conn_lost(self, reason: ChinesiumError) -> None:
         if self.client is not None:

@@ -2,6 +2,8 @@
 
 * :mod:`.shix` — SHIX JSON (``06 0a a0 80``), default admin/6666.
 * :mod:`.ilnk` — iLnk binary (``11 0a``), default admin/admin.
+* :mod:`.vstarcam` — VStarcam CGI (``01 0a 00 00``), default admin/888888, H.264/H.265.
+* :mod:`.registry` — the one table of layers (spoken and only recognised).
 * :mod:`.avframe` — the common 32-byte A/V frame header and frame reassembly.
 * :mod:`.identify` — which layer a camera speaks (and names for the ones we cannot).
 """
@@ -10,18 +12,18 @@ from __future__ import annotations
 
 from .avframe import AvFrame, FrameAssembler, FrameHeader
 from .base import AppClient
-from .identify import AppLayer, Identification
+from .identify import Identification
 from .ilnk import IlnkClient
+from .layers import AppLayer
+from .registry import CLIENTS, DISPLAY_NAMES, REGISTRY, SUPPORTED, LayerEntry
 from .shix import ShixClient
-
-CLIENTS: dict[AppLayer, type[AppClient]] = {
-    AppLayer.SHIX: ShixClient,
-    AppLayer.ILNK: IlnkClient,
-}
-"""App-layer clients by layer (the layers this library can speak)."""
+from .vstarcam import VstarcamClient
 
 __all__ = [
     "CLIENTS",
+    "DISPLAY_NAMES",
+    "REGISTRY",
+    "SUPPORTED",
     "AppClient",
     "AppLayer",
     "AvFrame",
@@ -29,5 +31,7 @@ __all__ = [
     "FrameHeader",
     "Identification",
     "IlnkClient",
+    "LayerEntry",
     "ShixClient",
+    "VstarcamClient",
 ]

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 import asyncio
 from collections.abc import Callable
 import logging
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from ...errors import (
     CameraTimeoutError,
@@ -21,7 +21,7 @@ from ...errors import (
     MalformedPacketError,
     UnsupportedCameraError,
 )
-from .identify import DISPLAY_NAMES, AppLayer, layer_from_payload
+from .layers import AppLayer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ class WrongLayerError(UnsupportedCameraError):
 
     def __init__(self, layer: AppLayer) -> None:
         """Name the layer the camera's reply was recognised as."""
+        from .registry import DISPLAY_NAMES  # noqa: PLC0415 - the registry imports the clients
+
         super().__init__(layer.value, f"camera speaks {DISPLAY_NAMES[layer]}")
         self.layer = layer
 
@@ -47,6 +49,13 @@ class ChannelLike(Protocol):
 
     def set_packet_handler(self, cb: Callable[[bytes], None] | None) -> None:
         """Receive every in-order payload through ``cb`` instead of ``read()``."""
+
+
+class MediaChannelLike(ChannelLike, Protocol):
+    """The media channel as an app layer sees it (adds the index-restart quirk)."""
+
+    def allow_index_restart(self) -> None:
+        """Accept the peer's next index 0 as a restart of its count."""
 
 
 class MagicFramer:
@@ -148,8 +157,18 @@ class AppClient(ABC):
     :data:`VIDEO_CHANNEL`; the session feeds them to a frame assembler.
     """
 
-    name: str = ""
-    """Short app-layer name (``"shix"``, ``"ilnk"``)."""
+    layer: ClassVar[AppLayer]
+    """The layer this client speaks (its registry key)."""
+    name: ClassVar[str] = ""
+    """Short app-layer name (``"shix"``, ``"ilnk"``, ``"vstarcam"``) = ``layer.value``."""
+    display_name: ClassVar[str] = ""
+    """Human-readable layer name (shown in Home Assistant)."""
+    magic: ClassVar[bytes] = b""
+    """First bytes of the camera's control messages (identifies the layer)."""
+    supported: ClassVar[bool] = True
+    """False for a client that exists but must not be offered yet."""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """Extras beyond live video, e.g. ``"snapshot"`` (:meth:`snapshot_jpeg`)."""
     default_credentials: tuple[tuple[str, str], ...] = ()
     """Factory (username, password) pairs to try, most common first."""
     video_channel: int = VIDEO_CHANNEL
@@ -176,8 +195,10 @@ class AppClient(ABC):
     def _on_control(self, payload: bytes) -> None:
         if self.first_payload is None:
             self.first_payload = payload[:16]
+            from .registry import layer_from_payload  # noqa: PLC0415 - imports the clients
+
             spoken = layer_from_payload(payload)
-            if spoken is not None and spoken.value != self.name:
+            if spoken is not None and spoken is not self.layer:
                 self.fail_pending(WrongLayerError(spoken))
                 return
         try:
@@ -201,6 +222,14 @@ class AppClient(ABC):
     @abstractmethod
     async def start_video(self) -> None:
         """Ask the camera to stream video on :attr:`video_channel`."""
+
+    def attach_video(self, channel: MediaChannelLike, sink: Callable[[bytes], None]) -> None:
+        """Route the media channel's in-order payloads to ``sink`` (call before start_video)."""
+        channel.set_packet_handler(sink)
+
+    async def snapshot_jpeg(self) -> bytes:
+        """Ask the camera for a still JPEG (layers with the ``"snapshot"`` capability)."""
+        raise UnsupportedCameraError(self.name, f"{self.display_name} has no still-image command")
 
     @abstractmethod
     async def stop_video(self) -> None:

@@ -7,57 +7,17 @@ Three clues, strongest first:
 3. the DID prefix (vendor networks map to one app layer each);
 4. a legacy iLnk check code (5 letters A-F) on a plaintext network.
 
-Only SHIX and iLnk can be spoken; the others are named so the user learns
-what the camera is (:class:`~...errors.UnsupportedCameraError`).
+Which layers can be spoken, their names and payload magics come from
+:mod:`.registry`; the others are named so the user learns what the camera is
+(:class:`~...errors.UnsupportedCameraError`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class AppLayer(StrEnum):
-    """Application layers over PPPP DRW (value = short name used in CameraInfo)."""
-
-    SHIX = "shix"
-    ILNK = "ilnk"
-    VSTARCAM = "vstarcam"
-    LOOKCAM = "lookcam"
-    CAMHI = "camhi"
-    YI = "yi"
-    MEARI = "meari"
-    IBABY = "ibaby"
-    TUYA = "tuya"
-    XIAOMI = "xiaomi"
-
-
-SUPPORTED: frozenset[AppLayer] = frozenset({AppLayer.SHIX, AppLayer.ILNK})
-
-DISPLAY_NAMES: dict[AppLayer, str] = {
-    AppLayer.SHIX: "SHIX JSON (HDWifiCamPro, 365Cam, LookCamPro)",
-    AppLayer.ILNK: "iLnk binary (YsxLite, FtyCamPro)",
-    AppLayer.VSTARCAM: "VStarcam CGI (Eye4, O-KAM Pro, JXLCAM)",
-    AppLayer.LOOKCAM: "LookCam JSON",
-    AppLayer.CAMHI: "CamHi",
-    AppLayer.YI: "Yi / Kami",
-    AppLayer.MEARI: "Meari (CloudEdge)",
-    AppLayer.IBABY: "iBaby",
-    AppLayer.TUYA: "Tuya",
-    AppLayer.XIAOMI: "Xiaomi CS2",
-}
-
-PAYLOAD_MAGICS: tuple[tuple[bytes, AppLayer], ...] = (
-    (b"\x06\x0a", AppLayer.SHIX),
-    (b"\x11\x0a", AppLayer.ILNK),
-    (b"\x01\x0a\x00\x00", AppLayer.VSTARCAM),
-    (b"\xa0\xaf\xaf\xaf", AppLayer.LOOKCAM),
-    (b"\x99\x99\x99\x99", AppLayer.CAMHI),
-    (b"\x78\x56\x34\x12", AppLayer.YI),
-    (b"\x56\x56\x50\x99", AppLayer.MEARI),
-    (b"BABYCARE", AppLayer.IBABY),
-)
-"""First bytes of a control message for each layer (pppp.md §6.1-6.6)."""
+from .layers import AppLayer
+from .registry import DISPLAY_NAMES, PAYLOAD_MAGICS, SUPPORTED, layer_from_payload
 
 KEY_LAYERS: dict[str, AppLayer] = {
     "camera": AppLayer.SHIX,
@@ -169,6 +129,22 @@ PREFIX_LAYERS: dict[str, AppLayer] = {
 """DID prefixes with a known app layer (seed's application table, pppp.md §2.3/§5.2)."""
 
 
+__all__ = [
+    "DISPLAY_NAMES",
+    "KEY_LAYERS",
+    "PAYLOAD_MAGICS",
+    "PREFIX_LAYERS",
+    "SUPPORTED",
+    "AppLayer",
+    "Identification",
+    "identify",
+    "layer_from_key",
+    "layer_from_payload",
+    "layer_from_prefix",
+    "probe_order",
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Identification:
     """Result of :func:`identify`: the layer (or None) and which clue decided it."""
@@ -185,15 +161,6 @@ class Identification:
     def display_name(self) -> str:
         """Human-readable name for messages and diagnostics."""
         return "unknown" if self.layer is None else DISPLAY_NAMES[self.layer]
-
-
-def layer_from_payload(payload: bytes | bytearray | memoryview) -> AppLayer | None:
-    """Recognise a layer by the first bytes of a control-channel message."""
-    head = bytes(payload[:8])
-    for magic, layer in PAYLOAD_MAGICS:
-        if head.startswith(magic):
-            return layer
-    return None
 
 
 def layer_from_key(key: str | None) -> AppLayer | None:

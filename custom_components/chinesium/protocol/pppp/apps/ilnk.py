@@ -14,6 +14,7 @@ from typing import Self
 
 from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
 from .base import AppClient, ChannelLike, MagicFramer, ReplyWaiter
+from .layers import AppLayer
 
 ILNK_MAGIC = b"\x11\x0a"
 HEADER_SIZE = 12
@@ -127,7 +128,10 @@ class IlnkDecoder(MagicFramer):
 class IlnkClient(AppClient):
     """Client side of the iLnk binary layer: login (ticket), video param + start."""
 
-    name = "ilnk"
+    layer = AppLayer.ILNK
+    name = AppLayer.ILNK.value
+    display_name = "iLnk binary (YsxLite, FtyCamPro)"
+    magic = ILNK_MAGIC
     default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD), ("admin", "6666"))
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:

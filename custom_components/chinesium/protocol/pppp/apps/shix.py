@@ -14,6 +14,7 @@ from typing import Any
 
 from ...errors import AuthenticationError, CameraRejectedError, ChinesiumError, MalformedPacketError
 from .base import AppClient, ChannelLike, MagicFramer, ReplyWaiter
+from .layers import AppLayer
 
 SHIX_MAGIC = b"\x06\x0a\xa0\x80"
 SHIX_PREFIX = b"\x06\x0a"
@@ -125,7 +126,10 @@ def _result(reply: dict[str, Any]) -> int:
 class ShixClient(AppClient):
     """Client side of the SHIX JSON layer: check_user, stream start/stop."""
 
-    name = "shix"
+    layer = AppLayer.SHIX
+    name = AppLayer.SHIX.value
+    display_name = "SHIX JSON (HDWifiCamPro, 365Cam, LookCamPro)"
+    magic = SHIX_PREFIX
     default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD),)
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:

@@ -1,0 +1,332 @@
+"""VStarcam / Eye4 CGI application layer ("01 0A 00 00", pppp.md §6.4).
+
+Requests are HTTP-like CGI calls in an 8-byte envelope (``01 0a 00 00`` +
+u32 LE text length) on channel 0, credentials in every call
+(``loginuse/loginpas`` and ``user/pwd``). Replies use the same envelope (bytes
+2-3 may differ) and carry ``var key=value;`` / ``key=value`` text, or a JPEG
+for ``snapshot.cgi``. Live video arrives on channel 1 as ``55 aa 15 a8``
+frames (type 0x10 = I, 0x11 = P) holding Annex-B H.264 or H.265; Eye4
+firmware streams only a few seconds per ``livestream.cgi`` request, so the
+client asks again after a second of silence. Audio (channel 2) is not used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass, field
+import re
+import struct
+from urllib.parse import quote
+
+from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
+from .base import AppClient, ChannelLike, MagicFramer, MediaChannelLike, ReplyWaiter
+from .layers import AppLayer
+
+VSTARCAM_MAGIC = b"\x01\x0a\x00\x00"
+"""Request envelope magic."""
+VSTARCAM_PREFIX = b"\x01\x0a"
+"""Reply envelopes start with these two bytes (the next two vary)."""
+HEADER_SIZE = 8
+MAX_BODY = 4 * 1024 * 1024
+"""Envelopes announcing more than this are treated as garbage (resync)."""
+
+STREAM_MAIN = 10
+"""``livestream.cgi`` stream id that starts video (required on Eye4)."""
+STREAM_STOP = 16
+"""``livestream.cgi`` stream id that stops video."""
+REFRESH_AFTER = 1.0
+"""Seconds of media silence after which ``livestream.cgi`` is sent again."""
+
+DEFAULT_USER = "admin"
+DEFAULT_PASSWORD = "888888"  # noqa: S105 - public factory default
+
+_JPEG_SOI = b"\xff\xd8"
+_JPEG_EOI = b"\xff\xd9"
+_ASSIGN = re.compile(r"""(?:\bvar\s+)?([A-Za-z_][\w.\[\]]*)\s*=\s*("[^"]*"|'[^']*'|[^;&\r\n]*)""")
+
+
+def encode_envelope(text: bytes) -> bytes:
+    """Wrap request text: ``01 0a 00 00`` + u32 LE length + text."""
+    return VSTARCAM_MAGIC + struct.pack("<I", len(text)) + text
+
+
+def cgi_text(cgi: str, user: str, password: str, params: dict[str, str | int] | None = None) -> str:
+    """``GET /cgi?params&loginuse=U&loginpas=P&user=U&pwd=P&`` (pppp.md §6.4, vector #20)."""
+    u = quote(user, safe="")
+    p = quote(password, safe="")
+    query = "".join(f"{k}={quote(str(v), safe='')}&" for k, v in (params or {}).items())
+    return f"GET /{cgi}?{query}loginuse={u}&loginpas={p}&user={u}&pwd={p}&"
+
+
+def encode_cgi(
+    cgi: str, user: str, password: str, params: dict[str, str | int] | None = None
+) -> bytes:
+    """A complete request envelope for one CGI call."""
+    return encode_envelope(cgi_text(cgi, user, password, params).encode())
+
+
+def parse_values(text: str) -> dict[str, str]:
+    """Parse ``var key=value;`` and ``key=value`` assignments (quotes stripped)."""
+    out: dict[str, str] = {}
+    for m in _ASSIGN.finditer(text):
+        value = m.group(2).strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[m.group(1)] = value
+    return out
+
+
+def find_jpeg(body: bytes) -> bytes | None:
+    """The JPEG inside a reply body (``ff d8`` ... last ``ff d9``), if any."""
+    start = body.find(_JPEG_SOI + b"\xff")
+    if start < 0:
+        return None
+    end = body.rfind(_JPEG_EOI)
+    return body[start : end + 2] if end > start else None
+
+
+@dataclass(frozen=True, slots=True)
+class CgiReply:
+    """One reply envelope: its raw body and the parsed ``key=value`` pairs.
+
+    ``jpeg`` is set instead of ``values`` when the body holds a picture.
+    """
+
+    body: bytes
+    values: dict[str, str] = field(default_factory=dict)
+    jpeg: bytes | None = None
+
+    @classmethod
+    def parse(cls, body: bytes) -> CgiReply:
+        """Parse a reply body (text or JPEG)."""
+        jpeg = find_jpeg(body)
+        if jpeg is not None:
+            return cls(body, {}, jpeg)
+        text = body.rstrip(b"\0").decode("utf-8", "replace")
+        return cls(body, parse_values(text))
+
+    def get(self, key: str) -> str | None:
+        """A value as text, or ``None``."""
+        return self.values.get(key)
+
+    def get_int(self, key: str) -> int | None:
+        """A value as an integer, or ``None`` when absent or not a number."""
+        value = self.values.get(key)
+        if value is None:
+            return None
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+
+    @property
+    def result(self) -> int | None:
+        """The ``result`` code (0 = ok; negative = refused), if the reply has one."""
+        return self.get_int("result")
+
+    @property
+    def refused(self) -> bool:
+        """True when ``result`` is negative (wrong credentials, pppp.md §8 / §9 q4)."""
+        result = self.result
+        return result is not None and result < 0
+
+
+def decode_envelope(data: bytes | bytearray | memoryview) -> tuple[CgiReply, int]:
+    """Decode one envelope at the start of ``data``; return (reply, bytes consumed)."""
+    if len(data) < HEADER_SIZE:
+        raise MalformedPacketError(f"VStarcam envelope needs 8 bytes, got {len(data)}")
+    if bytes(data[:2]) != VSTARCAM_PREFIX:
+        raise MalformedPacketError(f"bad VStarcam magic {bytes(data[:4]).hex()}")
+    (length,) = struct.unpack_from("<I", data, 4)
+    end = HEADER_SIZE + length
+    if length > MAX_BODY or len(data) < end:
+        raise MalformedPacketError(f"VStarcam envelope truncated or too long ({length})")
+    return CgiReply.parse(bytes(data[HEADER_SIZE:end])), end
+
+
+def _frame_size(header: bytearray) -> int | None:
+    (length,) = struct.unpack_from("<I", header, 4)
+    return None if length > MAX_BODY else HEADER_SIZE + length
+
+
+class VstarcamDecoder(MagicFramer):
+    """Incremental decoder for the control channel (replies may span DRWs)."""
+
+    def __init__(self) -> None:
+        """Start with an empty buffer."""
+        super().__init__(VSTARCAM_PREFIX, HEADER_SIZE, _frame_size)
+
+    def feed(self, data: bytes) -> list[CgiReply]:
+        """Add bytes; return the complete replies."""
+        return [CgiReply.parse(frame[HEADER_SIZE:]) for frame in self.frames(data)]
+
+
+def _is_text(reply: CgiReply) -> bool:
+    return reply.jpeg is None
+
+
+def _is_picture(reply: CgiReply) -> bool:
+    return reply.jpeg is not None or reply.refused
+
+
+class VstarcamClient(AppClient):
+    """Client side of the VStarcam CGI layer: status login, live stream, snapshot."""
+
+    layer = AppLayer.VSTARCAM
+    name = AppLayer.VSTARCAM.value
+    display_name = "VStarcam CGI (Eye4, O-KAM Pro, JXLCAM)"
+    magic = VSTARCAM_PREFIX
+    capabilities = frozenset({"snapshot"})
+    default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD),)
+
+    def __init__(
+        self,
+        control: ChannelLike,
+        *,
+        reply_timeout: float = 3.0,
+        refresh_after: float = REFRESH_AFTER,
+    ) -> None:
+        """Attach to ``control`` (channel 0)."""
+        self._decoder = VstarcamDecoder()
+        self._replies: ReplyWaiter[CgiReply] = ReplyWaiter()
+        self.user = DEFAULT_USER
+        self.password = DEFAULT_PASSWORD
+        self.status: CgiReply | None = None
+        """The ``get_status.cgi`` reply from the last login."""
+        self.refresh_after = refresh_after
+        self.stream_requests = 0
+        """``livestream.cgi`` start requests sent (first + refreshes)."""
+        self._video: MediaChannelLike | None = None
+        self._media_at = 0.0
+        self._requested_at = 0.0
+        self._refresher: asyncio.Task[None] | None = None
+        super().__init__(control, reply_timeout=reply_timeout)
+
+    # -- control channel
+
+    def _feed_control(self, payload: bytes) -> None:
+        for reply in self._decoder.feed(payload):
+            self._replies.deliver(reply)
+
+    def fail_pending(self, err: ChinesiumError) -> None:
+        """Fail every request waiting for a reply; stop re-requesting video."""
+        self._stop_refresher()
+        self._replies.fail(err)
+
+    def detach(self) -> None:
+        """Stop re-requesting video and release the control channel."""
+        self._stop_refresher()
+        super().detach()
+
+    def send(self, cgi: str, params: dict[str, str | int] | None = None) -> None:
+        """Send one CGI call with the current credentials (no reply awaited)."""
+        self._control.write(encode_cgi(cgi, self.user, self.password, params))
+
+    async def request(
+        self, cgi: str, params: dict[str, str | int] | None = None, *, picture: bool = False
+    ) -> CgiReply:
+        """Send a CGI call and wait for its text reply (``picture``: a JPEG reply)."""
+        self.send(cgi, params)
+        pred = _is_picture if picture else _is_text
+        return await self._replies.wait(pred, self.reply_timeout, f"VStarcam {cgi}")
+
+    async def login(self, username: str, password: str) -> None:
+        """Probe with ``get_status.cgi`` (``check_user.cgi`` when it has no ``result``).
+
+        A negative ``result`` is taken as wrong credentials (pppp.md §8; the
+        exact refusal text is an open question, §9 q4). ``sys_ver`` becomes
+        :attr:`firmware`.
+        """
+        self.user, self.password = username, password
+        status = await self.request("get_status.cgi")
+        if status.refused:
+            raise AuthenticationError(f"VStarcam refused {username!r} (result {status.result})")
+        if status.result is None:
+            check = await self.request("check_user.cgi")
+            if check.refused:
+                raise AuthenticationError(f"VStarcam refused {username!r} (result {check.result})")
+        self.status = status
+        self.firmware = status.get("sys_ver") or self.firmware
+
+    # -- video
+
+    def attach_video(self, channel: MediaChannelLike, sink: Callable[[bytes], None]) -> None:
+        """Route media payloads to ``sink``, noting when the last one arrived."""
+        self._video = channel
+        loop = asyncio.get_running_loop()
+
+        def _media(payload: bytes) -> None:
+            self._media_at = loop.time()
+            sink(payload)
+
+        channel.set_packet_handler(_media)
+
+    def _request_stream(self) -> None:
+        if self._video is not None:
+            # Some firmwares restart the video index at 0 per request (pppp.md §4.1).
+            self._video.allow_index_restart()
+        self.stream_requests += 1
+        self._requested_at = asyncio.get_running_loop().time()
+        self.send("livestream.cgi", {"streamid": STREAM_MAIN, "substream": 1})
+
+    async def start_video(self) -> None:
+        """``livestream.cgi?streamid=10&substream=1``; re-sent after silence."""
+        self._media_at = asyncio.get_running_loop().time()
+        self._request_stream()
+        if self._refresher is None and self.refresh_after > 0:
+            self._refresher = asyncio.get_running_loop().create_task(
+                self._refresh_loop(), name="vstarcam-livestream-refresh"
+            )
+
+    async def _refresh_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = self.refresh_after
+        while True:
+            await asyncio.sleep(period / 4)
+            now = loop.time()
+            if now - self._media_at >= period and now - self._requested_at >= period:
+                with contextlib.suppress(ChinesiumError):
+                    self._request_stream()
+
+    def _stop_refresher(self) -> None:
+        task, self._refresher = self._refresher, None
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def stop_video(self) -> None:
+        """``livestream.cgi?streamid=16`` (no reply awaited)."""
+        self._stop_refresher()
+        self.send("livestream.cgi", {"streamid": STREAM_STOP})
+
+    async def snapshot_jpeg(self, resolution: int = 1) -> bytes:
+        """``snapshot.cgi?res=N``: the JPEG the camera returns on channel 0.
+
+        Raises :class:`CameraTimeoutError` when the camera does not answer with a
+        picture (not every firmware implements it).
+        """
+        reply = await self.request("snapshot.cgi", {"res": resolution}, picture=True)
+        if reply.jpeg is None:
+            raise AuthenticationError(f"VStarcam snapshot refused (result {reply.result})")
+        return reply.jpeg
+
+
+__all__ = [
+    "DEFAULT_PASSWORD",
+    "DEFAULT_USER",
+    "HEADER_SIZE",
+    "STREAM_MAIN",
+    "STREAM_STOP",
+    "VSTARCAM_MAGIC",
+    "VSTARCAM_PREFIX",
+    "CgiReply",
+    "VstarcamClient",
+    "VstarcamDecoder",
+    "cgi_text",
+    "decode_envelope",
+    "encode_cgi",
+    "encode_envelope",
+    "find_jpeg",
+    "parse_values",
+]
