@@ -155,8 +155,13 @@ async def test_h265_stream_byte_exact(make_peer: PeerFactory) -> None:
 
 
 async def test_wrong_password_raises(make_peer: PeerFactory) -> None:
-    """``result=-1`` to the login becomes AuthenticationError; no video was sent."""
-    peer = await make_peer(**FAST)
+    """``result=-1`` to the login becomes AuthenticationError; no video was sent.
+
+    The camera's password is not the factory default: our client tries the stored
+    credentials first and then the defaults (admin/888888), so a camera still on
+    the defaults would log in whatever the user typed.
+    """
+    peer = await make_peer(password="s3cret", **FAST)
     session: CameraSession | None = None
     try:
         with pytest.raises(AuthenticationError):
