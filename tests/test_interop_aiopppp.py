@@ -29,7 +29,8 @@ pytestmark = pytest.mark.interop
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".cache" / "aiopppp-venv"
 DRIVER = ROOT / "bench" / "interop_aiopppp.py"
-BASE_PYTHON = "/root/.pyenv/versions/3.13.0/bin/python3"
+BASE_PYTHON = sys.executable
+"""The venv of aiopppp is built on the interpreter running the tests (3.13)."""
 
 
 def _venv_python() -> Path:
@@ -57,7 +58,7 @@ def aiopppp_python() -> str:
     uv = os.environ.get("UV") or shutil.which("uv")
     if not uv:
         pytest.skip("uv not found ($UV unset, no uv on PATH): cannot build the aiopppp venv")
-    base = BASE_PYTHON if Path(BASE_PYTHON).exists() else sys.executable
+    base = BASE_PYTHON
     steps = [
         [uv, "venv", "--allow-existing", "-p", base, str(VENV)],
         [uv, "pip", "install", "--python", str(python), "aiopppp==0.2.3"],
