@@ -37,7 +37,7 @@ from custom_components.chinesium.protocol import (
     UnsupportedCameraError,
     open_session,
 )
-from custom_components.chinesium.settings import STORAGE_KEY, async_get_settings
+from custom_components.chinesium.stored_settings import STORAGE_KEY, async_get_stored_settings
 from fakecam.teg import TegCamera
 
 from .conftest import (
@@ -582,7 +582,7 @@ async def test_search_before_any_camera_adds_host(
     assert list(result["data_schema"].schema["camera"].container) == [UID]
     stored = [target(teg_camera), "192.0.2.0/24"]  # example network: never searched here
     assert hass_storage[STORAGE_KEY]["data"] == {CONF_SCAN_HOSTS: stored}
-    assert (await async_get_settings(hass)).scan_hosts == stored
+    assert (await async_get_stored_settings(hass)).scan_hosts == stored
 
     # The next search shows the stored hosts; the background scan uses them too.
     result = await _start_user_flow(hass, "search")

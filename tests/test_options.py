@@ -22,7 +22,7 @@ from custom_components.chinesium.const import (
     STREAM_MODE_ON_DEMAND,
 )
 from custom_components.chinesium.discovery import expand_scan_host, expand_scan_hosts
-from custom_components.chinesium.settings import STORAGE_KEY, async_get_settings
+from custom_components.chinesium.stored_settings import STORAGE_KEY, async_get_stored_settings
 from fakecam.teg import TegCamera
 
 from .conftest import UID, UID2, target, wait_for
@@ -129,7 +129,7 @@ def test_expand_scan_host() -> None:
 
 async def test_extra_hosts_merge(hass: HomeAssistant) -> None:
     """``async_extra_hosts`` merges const.SCAN_HOSTS and the integration's stored hosts."""
-    settings = await async_get_settings(hass)
+    settings = await async_get_stored_settings(hass)
     await settings.async_set_scan_hosts(["192.0.2.8/31", " b.lan ", "", "b.lan"])
     assert settings.scan_hosts == ["192.0.2.8/31", "b.lan"]
     with patch("custom_components.chinesium.const.SCAN_HOSTS", ["a.lan:1", "b.lan"]):
@@ -146,7 +146,7 @@ async def test_stored_hosts_loaded_from_storage(
         "data": {CONF_SCAN_HOSTS: ["192.0.2.5"]},
     }
     assert discovery.async_extra_hosts(hass) == []  # not loaded yet
-    assert (await async_get_settings(hass)).scan_hosts == ["192.0.2.5"]
+    assert (await async_get_stored_settings(hass)).scan_hosts == ["192.0.2.5"]
     assert discovery.async_extra_hosts(hass) == ["192.0.2.5"]
 
 
@@ -179,7 +179,7 @@ async def test_migrate_entry_scan_hosts(
     assert hass_storage[STORAGE_KEY]["data"] == {CONF_SCAN_HOSTS: stored}
 
     await hass.config_entries.async_remove(old.entry_id)
-    assert (await async_get_settings(hass)).scan_hosts == stored
+    assert (await async_get_stored_settings(hass)).scan_hosts == stored
     found = await discovery.async_find_camera(hass, UID)
     assert found is not None
     assert (found.host, found.port) == ("127.0.0.1", teg_camera.session_port)

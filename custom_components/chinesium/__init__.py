@@ -10,7 +10,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .coordinator import OFFLINE_LOGGED, ChinesiumConfigEntry, ChinesiumCoordinator
 from .discovery import async_start_background_scan
-from .settings import async_migrate_entry_scan_hosts
+from .stored_settings import async_migrate_entry_scan_hosts
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.CAMERA]
 

@@ -55,7 +55,7 @@ from .protocol import (
     UnsupportedCameraError,
     open_session,
 )
-from .settings import async_get_settings
+from .stored_settings import async_get_stored_settings
 
 CONF_CAMERA = "camera"
 
@@ -164,7 +164,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_search(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Edit the integration-wide extra discovery hosts, then search the LAN."""
-        settings = await async_get_settings(self.hass)
+        settings = await async_get_stored_settings(self.hass)
         errors: dict[str, str] = {}
         placeholders = {"host": ""}
         if user_input is not None:
@@ -465,7 +465,7 @@ class ChinesiumOptionsFlow(OptionsFlow):
     """Stream mode and frame-rate cap of one camera entry.
 
     The extra discovery hosts are integration-wide: the *Search the network*
-    step of the config flow edits them (see :mod:`.settings`).
+    step of the config flow edits them (see :mod:`.stored_settings`).
     """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

@@ -18,7 +18,7 @@ from . import const
 from .const import DOMAIN, LOGGER, SCAN_CIDR_MIN_PREFIX
 from .issues import async_create_unsupported_issue, async_delete_unsupported_issue
 from .protocol import CameraInfo, discover
-from .settings import async_get_settings, async_loaded_scan_hosts
+from .stored_settings import async_get_stored_settings, async_stored_scan_hosts
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$",
@@ -88,7 +88,7 @@ def async_extra_hosts(hass: HomeAssistant) -> list[str]:
     stored hosts count once the settings are loaded (the async callers below
     make sure of that).
     """
-    return expand_scan_hosts([*const.SCAN_HOSTS, *async_loaded_scan_hosts(hass)])
+    return expand_scan_hosts([*const.SCAN_HOSTS, *async_stored_scan_hosts(hass)])
 
 
 async def async_broadcast_targets(hass: HomeAssistant) -> list[str]:
@@ -129,7 +129,7 @@ async def async_discover(
 
 async def async_scan(hass: HomeAssistant) -> list[CameraInfo]:
     """Scan the LAN: broadcast on every enabled adapter plus :func:`async_extra_hosts`."""
-    await async_get_settings(hass)
+    await async_get_stored_settings(hass)
     return await async_discover(hass, async_extra_hosts(hass), broadcast=True)
 
 
@@ -141,7 +141,7 @@ async def async_find_camera(
     No broadcast: a camera that moved to another IP is found by DHCP or the
     periodic background scan, which update the entry.
     """
-    await async_get_settings(hass)
+    await async_get_stored_settings(hass)
     for info in await async_discover(hass, [*hosts, *async_extra_hosts(hass)]):
         if info.uid == uid:
             return info

@@ -1,4 +1,6 @@
-"""Integration-wide settings, independent of any camera entry.
+"""Integration-wide settings the user edits, stored by HA, independent of any camera entry.
+
+(Not the runtime tunables: those are the environment/test seam.)
 
 The extra discovery hosts (``scan_hosts``) live here, in HA's storage
 (``.storage/chinesium.settings``): they are set in the config flow's *Search the
@@ -21,7 +23,7 @@ from .const import CONF_SCAN_HOSTS, DOMAIN, LOGGER
 
 STORAGE_KEY: Final = f"{DOMAIN}.settings"
 STORAGE_VERSION: Final = 1
-DATA_SETTINGS: HassKey[ChinesiumSettings] = HassKey(f"{DOMAIN}_settings")
+DATA_STORED_SETTINGS: HassKey[StoredSettings] = HassKey(f"{DOMAIN}_stored_settings")
 
 
 class SettingsData(TypedDict):
@@ -30,8 +32,8 @@ class SettingsData(TypedDict):
     scan_hosts: list[str]
 
 
-class ChinesiumSettings:
-    """The loaded settings and their store."""
+class StoredSettings:
+    """The loaded stored settings and their store."""
 
     def __init__(self, hass: HomeAssistant) -> None:
         """Create empty settings backed by the ``chinesium.settings`` store."""
@@ -54,24 +56,24 @@ class ChinesiumSettings:
         await self._store.async_save({"scan_hosts": cleaned})
 
 
-@singleton(DATA_SETTINGS, async_=True)
-async def async_get_settings(hass: HomeAssistant) -> ChinesiumSettings:
-    """The integration's settings, loaded once per HA run."""
-    settings = ChinesiumSettings(hass)
+@singleton(DATA_STORED_SETTINGS, async_=True)
+async def async_get_stored_settings(hass: HomeAssistant) -> StoredSettings:
+    """The integration's stored settings, loaded once per HA run."""
+    settings = StoredSettings(hass)
     await settings.async_load()
     return settings
 
 
 @callback
-def async_loaded_scan_hosts(hass: HomeAssistant) -> list[str]:
+def async_stored_scan_hosts(hass: HomeAssistant) -> list[str]:
     """The stored extra hosts if the settings are loaded already, else ``[]``."""
-    settings = hass.data.get(DATA_SETTINGS)
-    return list(settings.scan_hosts) if isinstance(settings, ChinesiumSettings) else []
+    settings = hass.data.get(DATA_STORED_SETTINGS)
+    return list(settings.scan_hosts) if isinstance(settings, StoredSettings) else []
 
 
 async def async_migrate_entry_scan_hosts(hass: HomeAssistant) -> None:
     """Move ``scan_hosts`` from camera entries' options into the integration settings."""
-    settings = await async_get_settings(hass)
+    settings = await async_get_stored_settings(hass)
     moved: list[str] = []
     for entry in hass.config_entries.async_entries(DOMAIN):
         if CONF_SCAN_HOSTS not in entry.options:
