@@ -51,7 +51,7 @@ async def test_camera_entity(
     device = device_registry.async_get(entity.device_id)
     assert device is not None
     assert device.identifiers == {("chinesium", UID)}
-    assert device.manufacturer == "IWFCam (TEG)"
+    assert device.manufacturer == "IWFCam"
     assert device.model == "TEG Wi-Fi camera"
     assert device.serial_number == UID
     assert device.sw_version is None
@@ -318,8 +318,8 @@ def _pppp_entity(duid: str, suffix: str = "") -> str:
 @pytest.mark.parametrize(
     ("app", "duid", "stored_layer", "manufacturer", "model"),
     [
-        ("shix", DUID, None, "SHIX (HDWifiCamPro/LookCamPro)", "PPPP camera, SHIX app layer"),
-        ("ilnk", ILNK_DUID, "ilnk", "iLnk (YsxLite)", "PPPP camera, iLnk app layer"),
+        ("shix", DUID, None, "SHIX", "PPPP Wi-Fi camera"),
+        ("ilnk", ILNK_DUID, "ilnk", "iLnk", "PPPP Wi-Fi camera"),
     ],
 )
 async def test_pppp_camera_entities(

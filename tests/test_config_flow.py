@@ -7,6 +7,7 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import (
+    DISCOVERY_NOTIFICATION_ID,
     SOURCE_DHCP,
     SOURCE_INTEGRATION_DISCOVERY,
     SOURCE_USER,
@@ -18,12 +19,25 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import pytest
+from pytest_homeassistant_custom_component.common import async_get_persistent_notifications
 import voluptuous as vol
 
 from custom_components.chinesium import discovery
-from custom_components.chinesium.config_flow import credentials_from_input, credentials_schema
-from custom_components.chinesium.const import DOMAIN
-from custom_components.chinesium.protocol import CameraInfo, Credentials, Family, open_session
+from custom_components.chinesium.config_flow import (
+    camera_title,
+    credentials_from_input,
+    credentials_schema,
+)
+from custom_components.chinesium.const import CONF_SCAN_HOSTS, DOMAIN
+from custom_components.chinesium.entity import device_manufacturer, device_model
+from custom_components.chinesium.protocol import (
+    CameraInfo,
+    Credentials,
+    Family,
+    UnsupportedCameraError,
+    open_session,
+)
+from custom_components.chinesium.stored_settings import STORAGE_KEY, async_get_stored_settings
 from fakecam.teg import TegCamera
 
 from .conftest import (
@@ -40,12 +54,23 @@ from .conftest import (
 
 type CameraFactory = Callable[..., Awaitable[TegCamera]]
 
+TITLE = "IWFCam C0FFEE"
+"""Default title of the camera ``UID``: brand + the UID's last part."""
+
 
 async def _start_user_flow(hass: HomeAssistant, step: str) -> dict[str, Any]:
+    """Open the user menu and pick ``search`` or ``manual``; ``scan`` also submits the search."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["scan", "manual"]
-    return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": step})
+    assert result["menu_options"] == ["search", "manual"]
+    menu_step = "search" if step == "scan" else step
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": menu_step}
+    )
+    if step == "scan":
+        assert result["step_id"] == "search"
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    return result
 
 
 def _scan_hosts(hass: HomeAssistant, *cams: TegCamera) -> Any:
@@ -54,7 +79,7 @@ def _scan_hosts(hass: HomeAssistant, *cams: TegCamera) -> Any:
 
 def _check_entry(result: dict[str, Any], cam: TegCamera, password: str | None = None) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"TEG {UID}"
+    assert result["title"] == TITLE
     assert result["result"].unique_id == UID
     data = result["data"]
     assert data["uid"] == UID
@@ -83,10 +108,11 @@ async def test_scan_creates_entry(hass: HomeAssistant, teg_camera: TegCamera) ->
 
 
 async def test_scan_no_devices(hass: HomeAssistant, socket_enabled: None) -> None:
-    """Nothing answers: abort."""
+    """Nothing answers: the search form stays open with ``no_devices_found``."""
     result = await _start_user_flow(hass, "scan")
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "no_devices_found"
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "search"
+    assert result["errors"] == {"base": "no_devices_found"}
 
 
 async def test_scan_skips_configured(hass: HomeAssistant, teg_camera: TegCamera) -> None:
@@ -94,8 +120,8 @@ async def test_scan_skips_configured(hass: HomeAssistant, teg_camera: TegCamera)
     entry_for(teg_camera).add_to_hass(hass)
     with _scan_hosts(hass, teg_camera):
         result = await _start_user_flow(hass, "scan")
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "no_devices_found"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "no_devices_found"}
 
 
 async def test_scan_lists_only_new(hass: HomeAssistant, camera_factory: CameraFactory) -> None:
@@ -296,7 +322,7 @@ async def test_dhcp_new_camera(hass: HomeAssistant, teg_camera: TegCamera) -> No
     assert result["step_id"] == "discovery_confirm"
     assert result["description_placeholders"]["uid"] == UID
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert flows[0]["context"]["title_placeholders"] == {"name": f"TEG {UID}", "host": "127.0.0.1"}
+    assert flows[0]["context"]["title_placeholders"] == {"name": TITLE, "host": "127.0.0.1"}
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     await hass.async_block_till_done()
     _check_entry(result, teg_camera)
@@ -538,3 +564,213 @@ async def test_background_scan_moved_camera_reloads(
     await wait_for(lambda: entry.data[CONF_PORT] == teg_camera.session_port)
     await wait_for(lambda: entry.state is ConfigEntryState.LOADED)
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+# -- search step: integration-wide extra hosts (issue 9, fault 3) ---------------------------
+
+
+async def test_search_before_any_camera_adds_host(
+    hass: HomeAssistant, teg_camera: TegCamera, hass_storage: dict[str, Any]
+) -> None:
+    """No camera yet and nothing found: the search form takes an extra host, stored for all."""
+    result = await _start_user_flow(hass, "scan")
+    assert result["errors"] == {"base": "no_devices_found"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SCAN_HOSTS: [f" {target(teg_camera)} ", "", "192.0.2.0/24"]}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "scan"
+    assert list(result["data_schema"].schema["camera"].container) == [UID]
+    stored = [target(teg_camera), "192.0.2.0/24"]  # example network: never searched here
+    assert hass_storage[STORAGE_KEY]["data"] == {CONF_SCAN_HOSTS: stored}
+    assert (await async_get_stored_settings(hass)).scan_hosts == stored
+
+    # The next search shows the stored hosts; the background scan uses them too.
+    result = await _start_user_flow(hass, "search")
+    key = next(iter(result["data_schema"].schema))
+    assert key.description == {"suggested_value": stored}
+
+
+@pytest.mark.parametrize(
+    "bad", ["10.0.0.0/16", "10.1.0.0/21", "10.0.0.0/33", "999.1.1.1", "not a host", "cam:x"]
+)
+async def test_search_rejects_bad_hosts(
+    hass: HomeAssistant, bad: str, hass_storage: dict[str, Any]
+) -> None:
+    """Networks larger than /22 (1024 addresses) and malformed hosts are named, not searched."""
+    result = await _start_user_flow(hass, "search")
+    with patch("custom_components.chinesium.config_flow.async_scan") as scan:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_SCAN_HOSTS: ["192.0.2.1", bad]}
+        )
+    scan.assert_not_called()
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_SCAN_HOSTS: "invalid_scan_host"}
+    assert result["description_placeholders"] == {"host": bad}
+    assert STORAGE_KEY not in hass_storage
+
+
+# -- manual host validation (issue 9, fault 4) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad", ["not a host", "999.1.1.1", "1.2.3", "192.0.2.0/24", "cam:x", "cam:0", "-cam.lan"]
+)
+async def test_manual_invalid_host(hass: HomeAssistant, bad: str) -> None:
+    """Garbage is rejected at once with ``invalid_host``: no search, no DNS look-up."""
+    result = await _start_user_flow(hass, "manual")
+    with patch("custom_components.chinesium.config_flow.async_discover") as search:
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: bad})
+    search.assert_not_called()
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_HOST: "invalid_host"}
+
+
+async def test_manual_empty_host_no_stale_error(hass: HomeAssistant, socket_enabled: None) -> None:
+    """After an error, an empty host shows the form again without any error."""
+    result = await _start_user_flow(hass, "manual")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: "127.0.0.1:9"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    with patch("custom_components.chinesium.config_flow.async_discover") as search:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_HOST: "  "}
+        )
+    search.assert_not_called()
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {}
+
+
+async def test_reconfigure_invalid_host(hass: HomeAssistant, teg_camera: TegCamera) -> None:
+    """Reconfigure validates the host the same way."""
+    entry = entry_for(teg_camera)
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    with patch("custom_components.chinesium.config_flow.async_discover") as search:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_HOST: "999.1.1.1"}
+        )
+    search.assert_not_called()
+    assert result["errors"] == {CONF_HOST: "invalid_host"}
+
+
+# -- names, credentials forms, discovery leftovers (issue 9, fault 8) ---------------------
+
+
+def test_default_names() -> None:
+    """Titles are brand + a short id; models and manufacturers are plain names."""
+    teg = CameraInfo(UID, "127.0.0.1", 1, Family.TEG, model="IWFCam (TEG)")
+    assert camera_title(teg) == "IWFCam C0FFEE"
+    assert device_manufacturer(teg) == "IWFCam"
+    assert device_model(teg) == "TEG Wi-Fi camera"
+    shix = CameraInfo("ABCD-123456-VWXYZ", "127.0.0.1", 1, Family.PPPP, app_layer="shix")
+    assert camera_title(shix) == "SHIX VWXYZ"
+    assert (device_manufacturer(shix), device_model(shix)) == ("SHIX", "PPPP Wi-Fi camera")
+    unknown = CameraInfo("abcd-123456-vwxyz", "127.0.0.1", 1, Family.PPPP, model="C6F0SgZ3N0")
+    assert camera_title(unknown) == "PPPP VWXYZ"
+    assert device_model(unknown) == "C6F0SgZ3N0"  # a model the camera reported wins
+    assert camera_title(CameraInfo("EMUCAM1234567890", "h", 1, Family.TEG)) == "IWFCam 567890"
+    assert camera_title(CameraInfo(UID, "h", 1, Family.TEG, name="Front door")) == "Front door"
+    for info in (teg, shix, unknown):
+        assert "(" not in device_model(info) + device_manufacturer(info)
+
+
+async def test_pppp_credentials_have_own_step(hass: HomeAssistant, socket_enabled: None) -> None:
+    """A PPPP camera that rejects the defaults gets its own username/password form."""
+    info = CameraInfo("ABCD-123456-VWXYZ", "127.0.0.1", 9, Family.PPPP, app_layer="shix")
+    result = await _start_user_flow(hass, "manual")
+    with (
+        patch("custom_components.chinesium.config_flow.async_discover", return_value=[info]),
+        patch("custom_components.chinesium.config_flow.async_probe", return_value="invalid_auth"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_HOST: "127.0.0.1"}
+        )
+        assert result["step_id"] == "pppp_credentials"
+        assert [str(k) for k in result["data_schema"].schema] == [CONF_USERNAME, CONF_PASSWORD]
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_USERNAME: "admin", CONF_PASSWORD: "x"}
+        )
+    assert result["step_id"] == "pppp_credentials"
+    assert result["errors"] == {"base": "invalid_auth"}
+
+
+async def test_added_camera_leaves_no_discovery_flow(
+    hass: HomeAssistant, teg_camera: TegCamera
+) -> None:
+    """Adding a discovered camera by address removes its discovery flow and the notification."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        data=camera_info(teg_camera).as_dict(),
+    )
+    assert result["step_id"] == "discovery_confirm"
+    await hass.async_block_till_done()
+    assert DISCOVERY_NOTIFICATION_ID in async_get_persistent_notifications(hass)
+
+    result = await _start_user_flow(hass, "manual")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: target(teg_camera)}
+    )
+    await hass.async_block_till_done()
+    _check_entry(result, teg_camera)
+    assert not [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"].get("unique_id") == UID
+    ]
+    assert DISCOVERY_NOTIFICATION_ID not in async_get_persistent_notifications(hass)
+
+
+UNSUPPORTED = CameraInfo(
+    uid="VSTB-123456-ABCDE",
+    host="127.0.0.1",
+    port=9,
+    family=Family.PPPP,
+    app_layer="vstarcam",
+    supported=False,
+)
+
+
+async def test_search_lists_unsupported(hass: HomeAssistant) -> None:
+    """An unsupported camera is listed (marked) with a repair issue; picking it aborts."""
+    with patch("custom_components.chinesium.config_flow.async_scan", return_value=[UNSUPPORTED]):
+        result = await _start_user_flow(hass, "scan")
+    assert result["data_schema"].schema["camera"].container == {
+        UNSUPPORTED.uid: f"PPPP/vstarcam {UNSUPPORTED.uid} (127.0.0.1) [unsupported]"
+    }
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"unsupported_camera_{UNSUPPORTED.uid}")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"camera": UNSUPPORTED.uid}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "unsupported"
+
+
+async def test_integration_discovery_unsupported(hass: HomeAssistant) -> None:
+    """A discovery flow for an unsupported camera aborts at once."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_INTEGRATION_DISCOVERY}, data=UNSUPPORTED.as_dict()
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "unsupported"
+
+
+async def test_unsupported_found_at_login(hass: HomeAssistant, socket_enabled: None) -> None:
+    """A camera that only turns out unsupported when logging in aborts with its protocol."""
+    info = CameraInfo("ABCD-123456-VWXYZ", "127.0.0.1", 9, Family.PPPP)
+    result = await _start_user_flow(hass, "manual")
+    with (
+        patch("custom_components.chinesium.config_flow.async_discover", return_value=[info]),
+        patch(
+            "custom_components.chinesium.config_flow.open_session",
+            side_effect=UnsupportedCameraError("PPPP camhi"),
+        ),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_HOST: "127.0.0.1"}
+        )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "unsupported"
+    assert result["description_placeholders"]["name"] == "PPPP camhi"

@@ -74,7 +74,7 @@ async def test_device_diagnostics(
     diag = await get_diagnostics_for_device(hass, hass_client, init_integration, device)
     assert UID not in str(diag)
     assert "127.0.0.1" not in str(diag)
-    assert diag["device"]["manufacturer"] == "IWFCam (TEG)"
+    assert diag["device"]["manufacturer"] == "IWFCam"
     assert diag["session"]["stats"]["frames_ok"] >= 1
     assert diag == snapshot(exclude=VOLATILE)
 

@@ -13,7 +13,6 @@ import yaml
 from custom_components.chinesium.config_flow import options_schema
 from custom_components.chinesium.const import (
     CONF_MAX_FPS,
-    CONF_SCAN_HOSTS,
     CONF_STREAM_MODE,
     STREAM_MODES,
 )
@@ -108,20 +107,31 @@ def test_config_flow_keys_are_translated() -> None:
     }
     assert "unsupported" in aborts
     aborts |= {"already_configured", "already_in_progress"}  # raised by HA helpers we call
+    aborts |= {"no_devices_found"}  # the DHCP step; the search step shows it as an error
     aborts |= {"reauth_successful", "reconfigure_successful"}  # async_update_reload_and_abort
     assert aborts == set(en["abort"]), aborts ^ set(en["abort"])
     assert _placeholders(en["abort"]["unsupported"]) == {"name"}
     # Error keys: string literals returned by async_probe / assigned to errors["base"].
-    errors = {"cannot_connect", "invalid_auth", "camera_full"}
+    errors = {
+        "cannot_connect",
+        "invalid_auth",
+        "camera_full",
+        "invalid_host",
+        "invalid_scan_host",
+        "no_devices_found",
+    }
     assert errors <= _literals(source)
     assert set(en["error"]) == errors
+    assert _placeholders(en["error"]["invalid_scan_host"]) == {"host"}
+    assert "/22" in en["error"]["invalid_scan_host"]
+    assert "1024" in en["step"]["search"]["data_description"]["scan_hosts"]
     steps = _steps(_class_node(tree, "ChinesiumConfigFlow"))
     # Steps without a form of their own are entry points that forward elsewhere.
     forwarders = {"dhcp", "integration_discovery", "reauth"}
     assert steps - forwarders == set(en["step"])
     for step in en["step"].values():
         assert set(step.get("data_description", {})) <= set(step.get("data", {}))
-    assert set(en["step"]["user"]["menu_options"]) == {"scan", "manual"}
+    assert set(en["step"]["user"]["menu_options"]) == {"search", "manual"}
 
 
 def test_options_keys_are_translated() -> None:
@@ -131,11 +141,10 @@ def test_options_keys_are_translated() -> None:
     source = (COMPONENT / "config_flow.py").read_text(encoding="utf-8")
     assert _steps(_class_node(ast.parse(source), "ChinesiumOptionsFlow")) == set(en["step"])
     fields = {str(key) for key in options_schema().schema}
-    assert fields == {CONF_STREAM_MODE, CONF_MAX_FPS, CONF_SCAN_HOSTS}
+    assert fields == {CONF_STREAM_MODE, CONF_MAX_FPS}  # scan hosts: integration-wide
     assert set(en["step"]["init"]["data"]) == fields
     assert set(en["step"]["init"]["data_description"]) == fields
-    assert set(en["error"]) == {"invalid_host"} <= _literals(source)
-    assert _placeholders(en["error"]["invalid_host"]) == {"host"}
+    assert "error" not in en
     assert set(translations["selector"]) == {CONF_STREAM_MODE}
     assert tuple(translations["selector"][CONF_STREAM_MODE]["options"]) == STREAM_MODES
 

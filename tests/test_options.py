@@ -1,12 +1,13 @@
-"""Options flow (stream mode, frame-rate cap, extra scan hosts) and the scan-host helpers."""
+"""Options flow (stream mode, frame-rate cap), the integration-wide scan hosts and their helpers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryDisabler, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -20,9 +21,10 @@ from custom_components.chinesium.const import (
     STREAM_MODE_ON_DEMAND,
 )
 from custom_components.chinesium.discovery import expand_scan_host, expand_scan_hosts
+from custom_components.chinesium.stored_settings import STORAGE_KEY, async_get_stored_settings
 from fakecam.teg import TegCamera
 
-from .conftest import UID, UID2, entry_for, override_settings, target, wait_for
+from .conftest import UID, UID2, override_settings, target, wait_for
 
 
 async def _open(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
@@ -46,25 +48,16 @@ async def test_defaults_and_store(hass: HomeAssistant) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id=UID, data={})
     entry.add_to_hass(hass)
     result = await _open(hass, entry)
-    assert _defaults(result) == {
-        CONF_STREAM_MODE: STREAM_MODE_ALWAYS,
-        CONF_MAX_FPS: 0,
-        CONF_SCAN_HOSTS: [],
-    }
+    assert _defaults(result) == {CONF_STREAM_MODE: STREAM_MODE_ALWAYS, CONF_MAX_FPS: 0}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
             CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND,
             CONF_MAX_FPS: 5.0,  # the number selector hands over floats
-            CONF_SCAN_HOSTS: [" 192.0.2.7 ", "192.0.2.8:32108", "", "cam.lan", "192.0.2.7"],
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {
-        CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND,
-        CONF_MAX_FPS: 5,
-        CONF_SCAN_HOSTS: ["192.0.2.7", "192.0.2.8:32108", "cam.lan"],
-    }
+    assert entry.options == {CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND, CONF_MAX_FPS: 5}
     assert isinstance(entry.options[CONF_MAX_FPS], int)
 
     # Reopening shows the stored values.
@@ -78,29 +71,7 @@ async def test_missing_fields_use_defaults(hass: HomeAssistant) -> None:
     entry.add_to_hass(hass)
     result = await _open(hass, entry)
     await hass.config_entries.options.async_configure(result["flow_id"], {})
-    assert entry.options == {
-        CONF_STREAM_MODE: STREAM_MODE_ALWAYS,
-        CONF_MAX_FPS: 0,
-        CONF_SCAN_HOSTS: [],
-    }
-
-
-@pytest.mark.parametrize(
-    "bad",
-    ["10.0.0.0/16", "10.0.0.0/33", "300.1.2.3", "192.0.2.1:0", "192.0.2.1:70000", "cam:x", "a b"],
-)
-async def test_invalid_scan_host(hass: HomeAssistant, bad: str) -> None:
-    """A bad scan host keeps the form open with ``invalid_host`` naming it."""
-    entry = MockConfigEntry(domain=DOMAIN, unique_id=UID, data={}, options={CONF_MAX_FPS: 3})
-    entry.add_to_hass(hass)
-    result = await _open(hass, entry)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_SCAN_HOSTS: ["192.0.2.1", bad]}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_SCAN_HOSTS: "invalid_host"}
-    assert result["description_placeholders"]["host"] == bad
-    assert entry.options == {CONF_MAX_FPS: 3}  # unchanged
+    assert entry.options == {CONF_STREAM_MODE: STREAM_MODE_ALWAYS, CONF_MAX_FPS: 0}
 
 
 @pytest.mark.parametrize(
@@ -156,34 +127,76 @@ def test_expand_scan_host() -> None:
 
 
 async def test_extra_hosts_merge(hass: HomeAssistant) -> None:
-    """``async_extra_hosts`` merges const.SCAN_HOSTS and every entry's option."""
-    MockConfigEntry(
-        domain=DOMAIN, unique_id=UID, options={CONF_SCAN_HOSTS: ["192.0.2.8/31", "b.lan"]}
-    ).add_to_hass(hass)
-    MockConfigEntry(domain=DOMAIN, unique_id=UID2, options={}).add_to_hass(hass)
-    MockConfigEntry(domain="other", options={CONF_SCAN_HOSTS: ["192.0.2.99"]}).add_to_hass(hass)
+    """``async_extra_hosts`` merges the settings' scan hosts and the integration's stored hosts."""
+    settings = await async_get_stored_settings(hass)
+    await settings.async_set_scan_hosts(["192.0.2.8/31", " b.lan ", "", "b.lan"])
+    assert settings.scan_hosts == ["192.0.2.8/31", "b.lan"]
     with override_settings(hass, scan_hosts=("a.lan:1", "b.lan")):
         assert discovery.async_extra_hosts(hass) == ["a.lan:1", "b.lan", "192.0.2.8", "192.0.2.9"]
 
 
-async def test_scan_uses_option_hosts(hass: HomeAssistant, teg_camera: TegCamera) -> None:
-    """A camera reachable only through another entry's ``scan_hosts`` is found by the scan."""
-    MockConfigEntry(
-        domain=DOMAIN, unique_id=UID2, data={}, options={CONF_SCAN_HOSTS: [target(teg_camera)]}
-    ).add_to_hass(hass)
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "scan"}
+async def test_stored_hosts_loaded_from_storage(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Hosts saved in an earlier run are read back (and only counted once loaded)."""
+    hass_storage[STORAGE_KEY] = {
+        "version": 1,
+        "key": STORAGE_KEY,
+        "data": {CONF_SCAN_HOSTS: ["192.0.2.5"]},
+    }
+    assert discovery.async_extra_hosts(hass) == []  # not loaded yet
+    assert (await async_get_stored_settings(hass)).scan_hosts == ["192.0.2.5"]
+    assert discovery.async_extra_hosts(hass) == ["192.0.2.5"]
+
+
+async def test_migrate_entry_scan_hosts(
+    hass: HomeAssistant, teg_camera: TegCamera, hass_storage: dict[str, Any]
+) -> None:
+    """Setup moves per-camera ``scan_hosts`` into the integration settings.
+
+    They stay in use after the camera that held them is deleted, and reach the
+    user's search as well as the reconnect look-ups.
+    """
+    old = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=UID2,
+        data={},
+        options={CONF_MAX_FPS: 3, CONF_SCAN_HOSTS: [target(teg_camera), "192.0.2.0/30"]},
+        disabled_by=ConfigEntryDisabler.USER,  # migrated, but not set up
     )
-    assert result["step_id"] == "scan"
-    assert list(result["data_schema"].schema["camera"].container) == [UID]
+    old.add_to_hass(hass)
+    MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="x",
+        options={CONF_SCAN_HOSTS: []},
+        disabled_by=ConfigEntryDisabler.USER,
+    ).add_to_hass(hass)
+    MockConfigEntry(domain="other", options={CONF_SCAN_HOSTS: ["192.0.2.99"]}).add_to_hass(hass)
+    assert await async_setup_component(hass, DOMAIN, {})
+    assert old.options == {CONF_MAX_FPS: 3}
+    stored = [target(teg_camera), "192.0.2.0/30"]
+    assert hass_storage[STORAGE_KEY]["data"] == {CONF_SCAN_HOSTS: stored}
 
-
-async def test_find_camera_uses_option_hosts(hass: HomeAssistant, teg_camera: TegCamera) -> None:
-    """Reconnect re-discovery (``async_find_camera``) searches the option hosts too."""
-    assert await discovery.async_find_camera(hass, UID) is None
-    entry = entry_for(teg_camera, options={CONF_SCAN_HOSTS: [target(teg_camera)]})
-    entry.add_to_hass(hass)
+    await hass.config_entries.async_remove(old.entry_id)
+    assert (await async_get_stored_settings(hass)).scan_hosts == stored
     found = await discovery.async_find_camera(hass, UID)
     assert found is not None
     assert (found.host, found.port) == ("127.0.0.1", teg_camera.session_port)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "search"}
+    )
+    key = next(iter(result["data_schema"].schema))
+    assert key.description == {"suggested_value": stored}
+    # The UI submits the pre-filled list.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SCAN_HOSTS: stored}
+    )
+    assert result["step_id"] == "scan"
+    assert list(result["data_schema"].schema["camera"].container) == [UID]
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_find_camera_without_hosts(hass: HomeAssistant, socket_enabled: None) -> None:
+    """Nothing stored, nothing given: the look-up finds nothing (and sends nothing)."""
+    assert await discovery.async_find_camera(hass, UID) is None

@@ -65,9 +65,15 @@ def scan_hosts(hass: HomeAssistant, *cams: PpppCamera) -> Any:
 
 
 async def start_flow(hass: HomeAssistant, step: str) -> dict[str, Any]:
-    """Open the user flow and pick ``scan`` or ``manual``."""
+    """Open the user flow and pick ``manual``, or ``scan`` (search, then the found cameras)."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": step})
+    menu_step = "search" if step == "scan" else step
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": menu_step}
+    )
+    if step == "scan":
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    return result
 
 
 def pppp_entry(cam: PpppCamera, **data: Any) -> MockConfigEntry:
@@ -86,7 +92,7 @@ async def check_loaded(
 ) -> Any:
     """The flow created a PPPP entry that set up and streams."""
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"PPPP {uid}"
+    assert result["title"].endswith(f" {uid.rsplit('-', 1)[1]}")  # brand + short id
     entry = result["result"]
     assert entry.unique_id == uid
     assert entry.data["family"] == "pppp"
@@ -113,8 +119,8 @@ async def test_scan_lists_and_adds_pppp(
     device = device_registry.async_get_device(identifiers={(DOMAIN, DUID)})
     assert device is not None
     assert device.serial_number == DUID
-    assert device.model is not None
-    assert "shix" in device.model.lower()
+    assert device.manufacturer == "SHIX"
+    assert device.model == "PPPP Wi-Fi camera"
     assert cam.stats.logins_ok >= 2  # probe + setup
 
 
@@ -137,7 +143,7 @@ async def test_credentials_step(hass: HomeAssistant, pppp_factory: PpppFactory) 
         result["flow_id"], {CONF_HOST: target(cam)}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "credentials"
+    assert result["step_id"] == "pppp_credentials"
     assert [str(k) for k in result["data_schema"].schema] == [CONF_USERNAME, CONF_PASSWORD]
     assert result["description_placeholders"]["family"] == "PPPP"
     assert result["description_placeholders"]["uid"] == DUID

@@ -131,8 +131,9 @@ async def test_scan_step_raises_issue(hass: HomeAssistant, lookcam: PpppCamera) 
     with override_settings(hass, scan_hosts=(f"{host}:{port}",)):
         result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "scan"}
+            result["flow_id"], {"next_step_id": "search"}
         )
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["step_id"] == "scan"
     assert set(our_issues(hass)) == {unsupported_issue_id(LOOKCAM)}
 

@@ -10,6 +10,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .coordinator import OFFLINE_LOGGED, ChinesiumConfigEntry, ChinesiumCoordinator
 from .discovery import async_start_background_scan
+from .stored_settings import async_migrate_entry_scan_hosts
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.CAMERA]
 
@@ -17,7 +18,8 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Start the background LAN scan (now and periodically)."""
+    """Move old per-camera extra hosts into the integration settings; start the LAN scan."""
+    await async_migrate_entry_scan_hosts(hass)
     async_start_background_scan(hass)
     return True
 

@@ -1,4 +1,4 @@
-"""Config flow: scan / manual, DHCP and background discovery, credentials, reauth, reconfigure."""
+"""Config flow: search / manual, DHCP and background discovery, credentials, reauth, reconfigure."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ from .const import (
     MAX_FPS_LIMIT,
     STREAM_MODES,
 )
-from .discovery import async_discover, async_scan, expand_scan_host
+from .discovery import async_discover, async_scan, expand_scan_host, validate_host
+from .entity import camera_title
 from .issues import (
     async_create_unsupported_issue,
     async_delete_unsupported_issue,
@@ -60,16 +61,30 @@ from .protocol import (
     open_session,
 )
 from .settings import get_settings
+from .stored_settings import async_get_stored_settings
 
 CONF_CAMERA = "camera"
 
 MANUAL_SCHEMA = vol.Schema({vol.Required(CONF_HOST): str})
+SEARCH_SCHEMA = vol.Schema(
+    {vol.Optional(CONF_SCAN_HOSTS): TextSelector(TextSelectorConfig(multiple=True))}
+)
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+CREDENTIALS_STEPS: dict[Family, str] = {
+    Family.TEG: "credentials",
+    Family.PPPP: "pppp_credentials",
+}
+"""Credentials form per family (each has its own help text)."""
 
 
-def camera_title(info: CameraInfo) -> str:
-    """Default entry title / device name for a camera."""
-    return info.name or f"{FAMILY_LABELS[info.family]} {info.uid}"
+def invalid_scan_host(hosts: list[str]) -> str | None:
+    """The first entry of ``hosts`` that is not a host, ``host:port`` or small network."""
+    for host in hosts:
+        try:
+            expand_scan_host(host)
+        except ValueError:
+            return host
+    return None
 
 
 def camera_label(info: CameraInfo) -> str:
@@ -139,7 +154,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> ChinesiumOptionsFlow:
-        """Options: stream mode, frame-rate cap, extra scan hosts."""
+        """Options: stream mode and frame-rate cap."""
         return ChinesiumOptionsFlow()
 
     def __init__(self) -> None:
@@ -149,30 +164,52 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         self._mac: str | None = None
         """MAC address from DHCP (``aa:bb:cc:dd:ee:ff``), stored in the entry."""
 
-    # -- user: menu, scan, manual -------------------------------------------------
+    # -- user: menu, search + scan, manual ------------------------------------------
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Offer a LAN scan or a manual host."""
-        return self.async_show_menu(step_id="user", menu_options=["scan", "manual"])
+        """Offer a LAN search or a manual host."""
+        return self.async_show_menu(step_id="user", menu_options=["search", "manual"])
+
+    async def async_step_search(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Edit the integration-wide extra discovery hosts, then search the LAN."""
+        settings = await async_get_stored_settings(self.hass)
+        errors: dict[str, str] = {}
+        placeholders = {"host": ""}
+        if user_input is not None:
+            hosts = [h.strip() for h in user_input.get(CONF_SCAN_HOSTS) or () if h.strip()]
+            if (bad := invalid_scan_host(hosts)) is not None:
+                errors[CONF_SCAN_HOSTS] = "invalid_scan_host"
+                placeholders["host"] = bad
+            else:
+                await settings.async_set_scan_hosts(hosts)
+                configured = self._async_current_ids(include_ignore=False)
+                self._discovered = {
+                    info.uid: info
+                    for info in await async_scan(self.hass)
+                    if info.uid not in configured
+                }
+                for info in self._discovered.values():
+                    if not info.supported:
+                        async_create_unsupported_issue(self.hass, info)
+                if self._discovered:
+                    return await self.async_step_scan()
+                errors["base"] = "no_devices_found"
+        suggested = user_input or {CONF_SCAN_HOSTS: settings.scan_hosts}
+        return self.async_show_form(
+            step_id="search",
+            data_schema=self.add_suggested_values_to_schema(SEARCH_SCHEMA, suggested),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
 
     async def async_step_scan(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """List cameras found on the LAN that are not configured yet."""
+        """Pick one of the cameras the search found that are not configured yet."""
         errors: dict[str, str] = {}
         if user_input is not None:
             result = await self._async_claim_and_connect(self._discovered[user_input[CONF_CAMERA]])
             if not isinstance(result, str):
                 return result
             errors["base"] = result
-        else:
-            configured = self._async_current_ids(include_ignore=False)
-            self._discovered = {
-                info.uid: info for info in await async_scan(self.hass) if info.uid not in configured
-            }
-            for info in self._discovered.values():
-                if not info.supported:
-                    async_create_unsupported_issue(self.hass, info)
-            if not self._discovered:
-                return self.async_abort(reason="no_devices_found")
         options = {uid: camera_label(info) for uid, info in self._discovered.items()}
         return self.async_show_form(
             step_id="scan",
@@ -183,8 +220,8 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_manual(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Find the camera at a host (``host`` or ``host:port``)."""
         errors: dict[str, str] = {}
-        if user_input is not None:
-            info = await self._async_find(user_input[CONF_HOST])
+        if user_input is not None and (host := self._check_host(user_input, errors)):
+            info = await self._async_find(host)
             if info is None:
                 errors["base"] = "cannot_connect"
             else:
@@ -202,6 +239,16 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for the password/token (and username) the camera wants."""
+        return await self._async_credentials_form(user_input)
+
+    async def async_step_pppp_credentials(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The credentials step of a PPPP camera (username and password of its app)."""
+        return await self._async_credentials_form(user_input)
+
+    async def _async_credentials_form(self, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+        """Credentials form of the family's step; check them and create the entry."""
         info = self._info
         assert info is not None
         errors: dict[str, str] = {}
@@ -212,7 +259,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self._async_create(info, credentials)
             errors["base"] = error
         return self.async_show_form(
-            step_id="credentials",
+            step_id=CREDENTIALS_STEPS[info.family],
             data_schema=credentials_schema(info.family, password_required=True),
             errors=errors,
             description_placeholders=self._placeholders(info),
@@ -291,8 +338,8 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         old = CameraInfo.from_dict(dict(entry.data))
         errors: dict[str, str] = {}
-        if user_input is not None:
-            info = await self._async_find(user_input[CONF_HOST], prefer_uid=old.uid)
+        if user_input is not None and (host := self._check_host(user_input, errors)):
+            info = await self._async_find(host, prefer_uid=old.uid)
             if info is None:
                 errors["base"] = "cannot_connect"
             else:
@@ -324,6 +371,22 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     # -- helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _check_host(user_input: Mapping[str, Any], errors: dict[str, str]) -> str | None:
+        """The form's host if it is a valid address; else ``None`` (error set unless empty).
+
+        Checked before any packet or DNS look-up: an IPv4 address or host name,
+        optionally with ``:port``.
+        """
+        value = str(user_input.get(CONF_HOST) or "").strip()
+        if not value:
+            return None
+        try:
+            return validate_host(value)
+        except ValueError:
+            errors[CONF_HOST] = "invalid_host"
+            return None
 
     async def _async_find(self, host: str, prefer_uid: str | None = None) -> CameraInfo | None:
         """Unicast-discover ``host`` (``host`` or ``host:port``)."""
@@ -361,7 +424,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
         if error is None:
             return self._async_create(info, Credentials())
         if error == "invalid_auth":
-            return await self.async_step_credentials()
+            return await self._async_credentials_form(None)
         return error
 
     async def _async_probe_entry(
@@ -398,10 +461,23 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _async_create(self, info: CameraInfo, credentials: Credentials) -> ConfigFlowResult:
         async_delete_unsupported_issue(self.hass, info.uid)
+        self._async_abort_other_flows(info.uid)
         data = entry_data(info, credentials)
         if self._mac:
             data[CONF_MAC] = self._mac
         return self.async_create_entry(title=camera_title(info), data=data)
+
+    @callback
+    def _async_abort_other_flows(self, uid: str) -> None:
+        """Abort other flows (e.g. background discovery) for the camera about to be added.
+
+        HA aborts them too, but only after deciding whether the "New devices
+        discovered" notification may go, so it would stay behind.
+        """
+        manager = self.hass.config_entries.flow
+        for flow in manager.async_progress_by_handler(DOMAIN):
+            if flow["flow_id"] != self.flow_id and flow["context"].get("unique_id") == uid:
+                manager.async_abort(flow["flow_id"])
 
     @staticmethod
     def _placeholders(info: CameraInfo, name: str | None = None) -> dict[str, str]:
@@ -414,35 +490,26 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class ChinesiumOptionsFlow(OptionsFlow):
-    """Stream mode, frame-rate cap and extra scan hosts of one camera entry."""
+    """Stream mode and frame-rate cap of one camera entry.
+
+    The extra discovery hosts are integration-wide: the *Search the network*
+    step of the config flow edits them (see :mod:`.stored_settings`).
+    """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show and validate the options form."""
-        errors: dict[str, str] = {}
-        placeholders = {"host": ""}
+        """Show the options form and store the submitted options."""
         if user_input is not None:
-            hosts = [h.strip() for h in user_input.get(CONF_SCAN_HOSTS) or () if h.strip()]
-            for host in hosts:
-                try:
-                    expand_scan_host(host)
-                except ValueError:
-                    errors[CONF_SCAN_HOSTS] = "invalid_host"
-                    placeholders["host"] = host
-                    break
-            if not errors:
-                return self.async_create_entry(
-                    data={
-                        CONF_STREAM_MODE: user_input.get(CONF_STREAM_MODE, DEFAULT_STREAM_MODE),
-                        CONF_MAX_FPS: int(user_input.get(CONF_MAX_FPS, DEFAULT_MAX_FPS)),
-                        CONF_SCAN_HOSTS: list(dict.fromkeys(hosts)),
-                    }
-                )
-        current = user_input or self.config_entry.options
+            return self.async_create_entry(
+                data={
+                    CONF_STREAM_MODE: user_input.get(CONF_STREAM_MODE, DEFAULT_STREAM_MODE),
+                    CONF_MAX_FPS: int(user_input.get(CONF_MAX_FPS, DEFAULT_MAX_FPS)),
+                }
+            )
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(options_schema(), current),
-            errors=errors,
-            description_placeholders=placeholders,
+            data_schema=self.add_suggested_values_to_schema(
+                options_schema(), self.config_entry.options
+            ),
         )
 
 
@@ -459,9 +526,6 @@ def options_schema() -> vol.Schema:
             ),
             vol.Optional(CONF_MAX_FPS, default=DEFAULT_MAX_FPS): NumberSelector(
                 NumberSelectorConfig(min=0, max=MAX_FPS_LIMIT, step=1, mode=NumberSelectorMode.BOX)
-            ),
-            vol.Optional(CONF_SCAN_HOSTS, default=list): TextSelector(
-                TextSelectorConfig(multiple=True)
             ),
         }
     )

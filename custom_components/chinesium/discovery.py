@@ -14,10 +14,11 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.event import async_track_time_interval
 
-from .const import CONF_SCAN_HOSTS, DOMAIN, LOGGER, SCAN_CIDR_MIN_PREFIX
+from .const import DOMAIN, LOGGER, SCAN_CIDR_MIN_PREFIX
 from .issues import async_create_unsupported_issue, async_delete_unsupported_issue
 from .protocol import CameraInfo, discover
 from .settings import get_settings
+from .stored_settings import async_get_stored_settings, async_stored_scan_hosts
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$",
@@ -56,6 +57,18 @@ def expand_scan_host(value: str) -> list[str]:
     return [value]
 
 
+def validate_host(value: str) -> str:
+    """Check a camera address: an IPv4 address or host name, optionally ``:port``.
+
+    Purely syntactic (no DNS, no packets); returns the stripped value or raises
+    :class:`ValueError`. Networks are not camera addresses.
+    """
+    value = value.strip()
+    if "/" in value:
+        raise ValueError(f"a network is not a camera address: {value!r}")
+    return expand_scan_host(value)[0]
+
+
 def expand_scan_hosts(values: Iterable[str]) -> list[str]:
     """Expand many scan targets (see :func:`expand_scan_host`); invalid ones are skipped."""
     targets: dict[str, None] = {}
@@ -69,14 +82,13 @@ def expand_scan_hosts(values: Iterable[str]) -> list[str]:
 
 @callback
 def async_extra_hosts(hass: HomeAssistant) -> list[str]:
-    """Extra unicast discovery targets: settings' and every entry's ``scan_hosts``.
+    """Extra unicast discovery targets: the settings' and the integration's ``scan_hosts``.
 
-    A plain (non-coroutine) event-loop function; CIDRs come back expanded.
+    A plain (non-coroutine) event-loop function; CIDRs come back expanded. The
+    stored hosts count once the settings are loaded (the async callers below
+    make sure of that).
     """
-    values = list(get_settings(hass).scan_hosts)
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        values.extend(entry.options.get(CONF_SCAN_HOSTS) or ())
-    return expand_scan_hosts(values)
+    return expand_scan_hosts([*get_settings(hass).scan_hosts, *async_stored_scan_hosts(hass)])
 
 
 async def async_broadcast_targets(hass: HomeAssistant) -> list[str]:
@@ -118,6 +130,7 @@ async def async_discover(
 
 async def async_scan(hass: HomeAssistant) -> list[CameraInfo]:
     """Scan the LAN: broadcast on every enabled adapter plus :func:`async_extra_hosts`."""
+    await async_get_stored_settings(hass)
     return await async_discover(hass, async_extra_hosts(hass), broadcast=True)
 
 
@@ -129,6 +142,7 @@ async def async_find_camera(
     No broadcast: a camera that moved to another IP is found by DHCP or the
     periodic background scan, which update the entry.
     """
+    await async_get_stored_settings(hass)
     for info in await async_discover(hass, [*hosts, *async_extra_hosts(hass)]):
         if info.uid == uid:
             return info

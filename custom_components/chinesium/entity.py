@@ -8,39 +8,57 @@ from homeassistant.const import CONF_MAC
 from homeassistant.helpers.device_registry import CONNECTION_NETWORK_MAC, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
+from .const import DOMAIN, FAMILY_LABELS
 from .coordinator import ChinesiumCoordinator
 from .protocol import CameraInfo, Family
+from .protocol.teg.discovery import MODEL as TEG_DISCOVERY_MODEL
 
-TEG_MANUFACTURER: Final = "IWFCam (TEG)"
-PPPP_MANUFACTURER: Final = "PPPP (CS2 Network)"
-"""Manufacturer of a PPPP camera whose app layer is not known."""
-PPPP_MANUFACTURERS: Final[dict[str, str]] = {
-    "shix": "SHIX (HDWifiCamPro/LookCamPro)",
-    "ilnk": "iLnk (YsxLite)",
-}
+TEG_MANUFACTURER: Final = "IWFCam"
+PPPP_MANUFACTURER: Final = "CS2 Network"
+"""Manufacturer of a PPPP camera whose app layer is not known (CS2 made PPPP)."""
+PPPP_MANUFACTURERS: Final[dict[str, str]] = {"shix": "SHIX", "ilnk": "iLnk"}
 """Manufacturer (really: the app/vendor ecosystem) per PPPP app layer."""
-APP_LAYER_LABELS: Final[dict[str, str]] = {"shix": "SHIX", "ilnk": "iLnk"}
+GENERIC_MODELS: Final = frozenset({TEG_DISCOVERY_MODEL})
+"""Placeholder models the protocol library reports when the camera names none."""
 
 
 def device_manufacturer(info: CameraInfo) -> str:
-    """Manufacturer shown for a camera: the family, or the PPPP app layer's ecosystem."""
+    """Manufacturer shown for a camera: IWFCam, or the PPPP app layer's ecosystem."""
     if info.family is Family.TEG:
         return TEG_MANUFACTURER
     return PPPP_MANUFACTURERS.get(info.app_layer or "", PPPP_MANUFACTURER)
 
 
 def device_model(info: CameraInfo) -> str:
-    """Model shown for a camera; never a repeat of the manufacturer."""
-    manufacturer = device_manufacturer(info)
-    if info.model and info.model != manufacturer and info.model not in manufacturer:
-        return info.model
-    if info.family is Family.TEG:
-        return "TEG Wi-Fi camera"
-    layer = info.app_layer
-    if layer:
-        return f"PPPP camera, {APP_LAYER_LABELS.get(layer, layer)} app layer"
-    return "PPPP camera"
+    """Model shown for a camera: what it reports, else ``<protocol> Wi-Fi camera``.
+
+    A plain name (HA shows it next to the manufacturer): never a repeat of the
+    manufacturer, never the library's placeholder.
+    """
+    model = (info.model or "").strip()
+    if model and model not in GENERIC_MODELS and model != device_manufacturer(info):
+        return model
+    return f"{FAMILY_LABELS[info.family]} Wi-Fi camera"
+
+
+def short_id(uid: str) -> str:
+    """A short, stable suffix of a camera id for names: ``EMUCAM1-…-C0FFEE`` → ``C0FFEE``.
+
+    The last dash-separated part (TEG UID tail, PPPP check code), else the
+    last six characters.
+    """
+    tail = uid.strip().rsplit("-", 1)[-1]
+    return (tail if 0 < len(tail) <= 8 else uid.strip()[-6:]).upper()
+
+
+def camera_title(info: CameraInfo) -> str:
+    """Default entry title and device name: the camera's own name, else brand + short id."""
+    if info.name:
+        return info.name
+    brand = TEG_MANUFACTURER if info.family is Family.TEG else FAMILY_LABELS[info.family]
+    if info.family is Family.PPPP and info.app_layer in PPPP_MANUFACTURERS:
+        brand = PPPP_MANUFACTURERS[info.app_layer]
+    return f"{brand} {short_id(info.uid)}"
 
 
 def device_info(coordinator: ChinesiumCoordinator) -> DeviceInfo:
