@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
+import subprocess
+import sys
 
 from custom_components.chinesium.protocol.media import MediaHub, Subscription
 from custom_components.chinesium.protocol.model import Codec, Frame
@@ -198,3 +201,27 @@ def test_frame_without_pts_uses_arrival_time() -> None:
     f1 = Frame(b"a", 0, 0, 50.0, 1, Codec.JPEG)
     f2 = Frame(b"b", 0, 0, 50.1, 2, Codec.JPEG)
     assert [hub.publish(f).pts for f in (f1, f2)] == [0, 100]
+
+
+def test_importing_the_package_costs_no_av() -> None:
+    """JPEG-only users import the library (and the CLI) without PyAV or Pillow.
+
+    (aiohttp is not checked: the integration package around the library imports HA.)
+    """
+    code = (
+        "import sys\n"
+        "import custom_components.chinesium.protocol.media as m\n"
+        "import custom_components.chinesium.protocol.__main__\n"
+        "from custom_components.chinesium.protocol.model import Codec, Frame\n"
+        "hub = m.MediaHub()\n"
+        "sub = hub.subscribe()\n"
+        "hub.publish(Frame.now(b'x', 1, 1, 1))\n"
+        "print(sorted(n for n in ('av', 'PIL') if n in sys.modules))\n"
+        "m.MpegTsMuxer(Codec.H264).close()\n"
+        "print('av' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["[]", "True"]  # and av is there once a muxer is made
