@@ -225,3 +225,25 @@ def test_importing_the_package_costs_no_av() -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["[]", "True"]  # and av is there once a muxer is made
+
+
+def test_min_backlog_starts_at_the_previous_gop() -> None:
+    hub = MediaHub()
+    for f in fake_frames("KPPPKP"):
+        hub.publish(f)
+    assert drain(hub.subscribe()) == [5, 6]
+    assert drain(hub.subscribe(min_backlog=2)) == [5, 6]  # enough already
+    assert drain(hub.subscribe(min_backlog=3)) == [1, 2, 3, 4, 5, 6]
+    assert drain(hub.subscribe(maxsize=5, min_backlog=3)) == [5, 6]  # would not fit
+    assert hub.as_dict()["cached_previous_gop"] == 4
+
+
+def test_min_backlog_without_a_complete_previous_gop() -> None:
+    hub = MediaHub(gop_cache_max=3)
+    for f in fake_frames("PPKPPPPKP"):  # no GOP before seq 3; GOP 3-7 too long to cache
+        hub.publish(f)
+    assert drain(hub.subscribe(min_backlog=10)) == [8, 9]
+    hub2 = MediaHub()
+    for f in fake_frames("PPKP"):
+        hub2.publish(f)
+    assert drain(hub2.subscribe(min_backlog=10)) == [3, 4]

@@ -127,28 +127,43 @@ async def test_not_started_and_bad_requests(server: MediaServer) -> None:
             assert resp.status == 404
 
 
-@pytest.mark.parametrize("codec", [Codec.H264, Codec.H265])
-async def test_aiohttp_client_gets_ts_from_cached_gop(server: MediaServer, codec: Codec) -> None:
+@pytest.mark.parametrize(
+    ("codec", "min_backlog", "expected"),
+    [
+        (Codec.H264, 0, 30),  # cached GOP only: frames 16-45
+        (Codec.H265, 0, 30),
+        (Codec.H264, 24, 45),  # 5 cached < 24: the previous GOP too, frames 1-45
+        (Codec.H265, 24, 45),
+    ],
+)
+async def test_aiohttp_client_gets_ts_from_cached_gop(
+    codec: Codec, min_backlog: int, expected: int
+) -> None:
+    server = MediaServer(min_backlog=min_backlog)
+    await server.start()
     hub = MediaHub()
     pub = Publisher(hub, codec)
-    pub.publish(20)  # cached GOP: frames 16-20 (5 frames)
+    pub.publish(20)  # cached GOP: frames 16-20 (5 frames), previous GOP 1-15
     url = server.add_source("cam", hub)
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
-        assert resp.status == 200
-        assert resp.headers["Content-Type"] == "video/mp2t"
-        assert resp.headers.get("Transfer-Encoding") == "chunked"
-        data = bytearray()
-        while len(data) < 188:
-            data += await asyncio.wait_for(resp.content.read(65536), 10)
-        assert server.clients("cam") == 1
-        pub.publish(25)  # through frame 45
-        assert hub.subscribers == 1
-        async with asyncio.timeout(10):
-            while hub.as_dict()["subscribers"][0]["delivered"] < 30:  # noqa: ASYNC110
-                await asyncio.sleep(0.001)
-        server.remove_source("cam")  # ends the response
-        data += await asyncio.wait_for(resp.content.read(), 10)
-    check_ts(bytes(data), codec, (640, 480), 30)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"] == "video/mp2t"
+            assert resp.headers.get("Transfer-Encoding") == "chunked"
+            data = bytearray()
+            while len(data) < 188:
+                data += await asyncio.wait_for(resp.content.read(65536), 10)
+            assert server.clients("cam") == 1
+            pub.publish(25)  # through frame 45
+            assert hub.subscribers == 1
+            async with asyncio.timeout(10):
+                while hub.as_dict()["subscribers"][0]["delivered"] < expected:  # noqa: ASYNC110
+                    await asyncio.sleep(0.001)
+            server.remove_source("cam")  # ends the response
+            data += await asyncio.wait_for(resp.content.read(), 10)
+    finally:
+        await server.stop()
+    check_ts(bytes(data), codec, (640, 480), expected)
     assert hub.subscribers == 0
 
 

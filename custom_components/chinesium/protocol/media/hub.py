@@ -164,6 +164,7 @@ class MediaHub:
         """Create an open hub with no frames yet."""
         self._clock = TimestampSanitizer(nominal_step_ms=nominal_step_ms, max_jump_ms=max_jump_ms)
         self._gop: list[Frame] = []
+        self._prev_gop: list[Frame] = []
         self._gop_cache_max = gop_cache_max
         self._subs: set[Subscription] = set()
         self._closed = False
@@ -214,32 +215,50 @@ class MediaHub:
         if frame.codec is not self._codec:
             self._codec = frame.codec
             self._gop = []
+            self._prev_gop = []
             self._latest_keyframe = None
         if keyframe:
             self.keyframes_in += 1
             self._latest_keyframe = frame
+            self._prev_gop = self._gop
             self._gop = [frame]
         elif self._gop:
             if len(self._gop) < self._gop_cache_max:
                 self._gop.append(frame)
             else:
                 self._gop = []
+                self._prev_gop = []
         self._latest = frame
         for sub in tuple(self._subs):
             sub._offer(frame)
         return frame
 
-    def subscribe(self, maxsize: int = DEFAULT_SUBSCRIBER_MAXSIZE) -> Subscription:
+    def subscribe(
+        self, maxsize: int = DEFAULT_SUBSCRIBER_MAXSIZE, *, min_backlog: int = 0
+    ) -> Subscription:
         """A new consumer; it starts at the cached GOP (a closed hub: ends at once).
 
         ``maxsize`` bounds the frames it may have queued before it loses GOPs.
+        ``min_backlog``: when the current GOP has fewer frames than this, start
+        at the previous GOP instead (if it fits in ``maxsize``). A libavformat
+        reader needs about 20 timestamped frames before ``av.open`` returns, so
+        a restream that starts with enough frames opens at once.
         """
         sub = Subscription(self, max(1, maxsize))
         if self._closed:
             sub.close()
             return sub
-        if self._gop:
-            sub._prefill(self._gop if self._codec is not Codec.JPEG else self._gop[-1:])
+        if self._codec is Codec.JPEG:
+            sub._prefill(self._gop[-1:])
+        elif self._gop:
+            backlog = self._gop
+            if (
+                len(backlog) < min_backlog
+                and self._prev_gop
+                and len(self._prev_gop) + len(backlog) <= sub.maxsize
+            ):
+                backlog = self._prev_gop + backlog
+            sub._prefill(backlog)
         else:
             sub._skipping = True  # start at a keyframe (every JPEG frame is one)
         self._subs.add(sub)
@@ -252,6 +271,7 @@ class MediaHub:
             sub.close()
         self._subs.clear()
         self._gop = []
+        self._prev_gop = []
 
     def as_dict(self) -> dict[str, Any]:
         """Counters for diagnostics (no frame data)."""
@@ -260,6 +280,7 @@ class MediaHub:
             "frames_in": self.frames_in,
             "keyframes_in": self.keyframes_in,
             "cached_gop": len(self._gop),
+            "cached_previous_gop": len(self._prev_gop),
             "closed": self._closed,
             "subscribers": [s.as_dict() for s in self._subs],
         }

@@ -19,12 +19,18 @@ import secrets
 from aiohttp import web
 
 from ..model import Codec
-from .hub import DEFAULT_SUBSCRIBER_MAXSIZE, MediaHub, Subscription
+from .hub import MediaHub, Subscription
 from .mpegts import mpegts_chunks
 
 _LOGGER = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CONTENT_TYPE = "video/mp2t"
+SERVER_SUBSCRIBER_MAXSIZE = 150
+"""Frames a client may lag behind before it loses GOPs (10 s at 15 fps)."""
+PROBE_BACKLOG = 24
+"""Frames sent at once to a new client when possible: libavformat's stream probe
+wants about 20 timestamped H.264/H.265 frames before ``av.open`` returns, so a
+client joining just after a keyframe starts at the previous GOP (bench/media.py)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -39,6 +45,8 @@ class MediaServer:
 
     ``start()`` binds (``port=0``: ephemeral), ``add_source()`` returns the
     URL of one hub, ``stop()`` ends every client and releases the socket.
+    Each client reads its own hub subscription (``subscriber_maxsize``,
+    ``min_backlog``: see :meth:`MediaHub.subscribe`).
     """
 
     def __init__(
@@ -46,12 +54,14 @@ class MediaServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        subscriber_maxsize: int = DEFAULT_SUBSCRIBER_MAXSIZE,
+        subscriber_maxsize: int = SERVER_SUBSCRIBER_MAXSIZE,
+        min_backlog: int = PROBE_BACKLOG,
     ) -> None:
         """Configure (nothing is bound until :meth:`start`)."""
         self.host = host
         self._want_port = port
         self._subscriber_maxsize = subscriber_maxsize
+        self._min_backlog = min_backlog
         self._sources: dict[str, _Source] = {}
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -144,7 +154,7 @@ class MediaServer:
             raise web.HTTPUnauthorized
         if source.hub.codec is Codec.JPEG:
             raise web.HTTPUnsupportedMediaType(text="source is MJPEG, not H.264/H.265")
-        sub = source.hub.subscribe(self._subscriber_maxsize)
+        sub = source.hub.subscribe(self._subscriber_maxsize, min_backlog=self._min_backlog)
         source.subscriptions.add(sub)
         response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
         response.enable_chunked_encoding()
