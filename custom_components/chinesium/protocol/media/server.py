@@ -85,17 +85,15 @@ class MediaServer:
             return
         app = web.Application()
         app.router.add_get("/{name}.ts", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._want_port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, self.host, self._want_port)
         try:
             await site.start()
+            self._port = int(runner.addresses[0][1])
         except BaseException:
             await runner.cleanup()
             raise
-        server = site._server  # aiohttp has no public accessor for the port
-        sockets = getattr(server, "sockets", None) or ()
-        self._port = int(sockets[0].getsockname()[1]) if sockets else self._want_port
         self._runner = runner
         self._stopping = False
         self.clients_served = 0
