@@ -8,6 +8,9 @@ Pure asyncio, no Home Assistant imports. Public API:
 * :class:`CameraInfo`, :class:`Credentials`, :class:`Frame`,
   :class:`SessionStats`, :class:`SessionOptions` and the errors in
   :mod:`.errors`.
+* :mod:`.media` — codec-aware pipeline for H.264/H.265 (and JPEG) frames:
+  per-camera hub, timestamp sanitizer, MPEG-TS muxer and HTTP restream,
+  keyframe stills. Imported separately; PyAV is loaded only when needed.
 """
 
 from __future__ import annotations

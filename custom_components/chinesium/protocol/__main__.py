@@ -1,8 +1,10 @@
 """Command line: ``python -m custom_components.chinesium.protocol discover|stream``.
 
 ``discover`` prints one line per camera found. ``stream HOST[:PORT]`` finds
-the camera at HOST (unicast), opens a session and writes every JPEG to
-stdout, so ``... stream 192.168.1.60 | ffplay -f mjpeg -`` shows live video.
+the camera at HOST (unicast), opens a session and writes its video to stdout:
+JPEG cameras as MJPEG (``... stream 192.168.1.60 | ffplay -f mjpeg -``),
+H.264/H.265 cameras as MPEG-TS (``... | ffplay -f mpegts -``). The format is
+decided on the first frame and announced on stderr.
 Uses only the package's public API; works for every supported family.
 """
 
@@ -19,6 +21,7 @@ import sys
 
 from . import (
     ChinesiumError,
+    Codec,
     Credentials,
     Family,
     Frame,
@@ -26,6 +29,7 @@ from . import (
     discover,
     open_session,
 )
+from .media import MpegTsMuxer
 
 BROADCAST_ALL = "255.255.255.255"
 
@@ -78,24 +82,28 @@ async def _stream(args: argparse.Namespace) -> int:
     except ChinesiumError as err:
         print(f"cannot open session: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
-    written = 0
+    writer = FrameWriter(out_fd)
     rc = 0
 
+    def silence_stdout() -> None:
+        # The reader went away: silence stdout so the interpreter's final flush
+        # does not complain, and stop cleanly.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out_fd)
+
     def on_frame(frame: Frame) -> None:
-        nonlocal written
         if stop.is_set():
             return
+        first = writer.format is None
         try:
-            _write_all(out_fd, frame.data)
+            writer.write(frame)
         except OSError:
-            # The reader went away: silence stdout so the interpreter's final flush
-            # does not complain, and stop cleanly.
-            with contextlib.suppress(OSError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), out_fd)
+            silence_stdout()
             stop.set()
             return
-        written += 1
-        if args.frames and written >= args.frames:
+        if first and writer.format is not None:
+            print(f"writing {writer.format} to stdout", file=sys.stderr, flush=True)
+        if args.frames and writer.written >= args.frames:
             stop.set()
 
     unsub = session.add_frame_listener(on_frame)
@@ -111,10 +119,65 @@ async def _stream(args: argparse.Namespace) -> int:
         for w in waiters:
             w.cancel()
         unsub()
+        try:
+            writer.close()
+        except OSError:
+            silence_stdout()
         await session.close()
     if args.stats:
-        print(json.dumps({"frames_written": written, **session.stats.as_dict()}), file=sys.stderr)
+        stats = {"frames_written": writer.written, "format": writer.format}
+        print(json.dumps({**stats, **session.stats.as_dict()}), file=sys.stderr)
     return rc
+
+
+class FrameWriter:
+    """Write a session's frames to a file descriptor in a format a player reads.
+
+    The first frame decides: JPEG frames are written back to back (MJPEG),
+    H.264/H.265 access units are muxed into MPEG-TS (starting at the first
+    keyframe, camera timestamps sanitized). Frames of another codec than the
+    first are skipped. Call :meth:`close` at the end (it finishes the MPEG-TS
+    container); ``OSError`` from the descriptor propagates.
+    """
+
+    def __init__(self, fd: int) -> None:
+        """Write to ``fd`` (not closed by this class)."""
+        self.fd = fd
+        self.format: str | None = None
+        """``"mjpeg"`` or ``"mpegts"`` once the first frame arrived."""
+        self.written = 0
+        """Frames written."""
+        self._codec: Codec | None = None
+        self._muxer: MpegTsMuxer | None = None
+
+    def write(self, frame: Frame) -> None:
+        """Write one frame (or skip it: other codec, or H.26x before a keyframe)."""
+        if self._codec is None:
+            self._codec = frame.codec
+            if frame.codec is Codec.JPEG:
+                self.format = "mjpeg"
+            else:
+                self._muxer = MpegTsMuxer(frame.codec)
+                self.format = "mpegts"
+        if frame.codec is not self._codec:
+            return
+        if self._muxer is None:
+            _write_all(self.fd, frame.data)
+            self.written += 1
+            return
+        before = self._muxer.frames
+        data = self._muxer.mux(frame)
+        if data:
+            _write_all(self.fd, data)
+        self.written += self._muxer.frames - before
+
+    def close(self) -> None:
+        """Finish the stream (MPEG-TS trailer); idempotent."""
+        muxer, self._muxer = self._muxer, None
+        if muxer is not None:
+            tail = muxer.close()
+            if tail:
+                _write_all(self.fd, tail)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -132,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Argument parser for the CLI."""
     parser = argparse.ArgumentParser(
         prog="python -m custom_components.chinesium.protocol",
-        description="Discover cheap Wi-Fi cameras and stream their MJPEG video.",
+        description="Discover cheap Wi-Fi cameras and stream their video (MJPEG or MPEG-TS).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--broadcast", action="append", help="broadcast address (repeatable)")
     common(disc)
 
-    stream = sub.add_parser("stream", help="write the camera's JPEG frames to stdout")
+    stream = sub.add_parser(
+        "stream", help="write the camera's video to stdout (JPEG: MJPEG, H.264/H.265: MPEG-TS)"
+    )
     stream.add_argument("target", help="camera HOST[:PORT] (PORT = search port)")
     stream.add_argument("--user", help="user name (PPPP)")
     stream.add_argument("--password", help="password / TEG 12-character token")

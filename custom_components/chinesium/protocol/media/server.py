@@ -1,0 +1,171 @@
+"""Local HTTP MPEG-TS restream of H.264/H.265 cameras (aiohttp).
+
+``GET /<name>.ts?token=<token>`` streams ``video/mp2t`` from a fresh hub
+subscription, starting at the cached GOP. Home Assistant's stream worker (and
+go2rtc, ffmpeg, NVRs) open that URL with libavformat (ha-notes §17 facts
+10-11). Bound to 127.0.0.1 on an ephemeral port unless told otherwise; each
+source has its own random token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+import hmac
+import logging
+import re
+import secrets
+
+from aiohttp import web
+
+from ..model import Codec
+from .hub import MediaHub, Subscription
+from .mpegts import mpegts_chunks
+
+_LOGGER = logging.getLogger(__name__)
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CONTENT_TYPE = "video/mp2t"
+SERVER_SUBSCRIBER_MAXSIZE = 150
+"""Frames a client may lag behind before it loses GOPs (10 s at 15 fps)."""
+PROBE_BACKLOG = 24
+"""Frames sent at once to a new client when possible: libavformat's stream probe
+wants about 20 timestamped H.264/H.265 frames before ``av.open`` returns, so a
+client joining just after a keyframe starts at the previous GOP (bench/media.py)."""
+
+
+@dataclass(slots=True, eq=False)
+class _Source:
+    hub: MediaHub
+    token: str
+    subscriptions: set[Subscription] = field(default_factory=set)
+
+
+class MediaServer:
+    """HTTP server restreaming registered hubs as MPEG-TS.
+
+    ``start()`` binds (``port=0``: ephemeral), ``add_source()`` returns the
+    URL of one hub, ``stop()`` ends every client and releases the socket.
+    Each client reads its own hub subscription (``subscriber_maxsize``,
+    ``min_backlog``: see :meth:`MediaHub.subscribe`).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        subscriber_maxsize: int = SERVER_SUBSCRIBER_MAXSIZE,
+        min_backlog: int = PROBE_BACKLOG,
+    ) -> None:
+        """Configure (nothing is bound until :meth:`start`)."""
+        self.host = host
+        self._want_port = port
+        self._subscriber_maxsize = subscriber_maxsize
+        self._min_backlog = min_backlog
+        self._sources: dict[str, _Source] = {}
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._stopping = False
+        self.clients_served = 0
+        """Streams started since :meth:`start`."""
+
+    @property
+    def port(self) -> int:
+        """The bound port (0 before :meth:`start`)."""
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._runner is not None
+
+    async def start(self) -> None:
+        """Bind and serve."""
+        if self._runner is not None:
+            return
+        app = web.Application()
+        app.router.add_get("/{name}.ts", self._handle)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._want_port)
+        try:
+            await site.start()
+            self._port = int(runner.addresses[0][1])
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._stopping = False
+        self.clients_served = 0
+
+    async def stop(self) -> None:
+        """End every client stream (parked handlers wake), then close the socket."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self._stopping = True
+        for source in self._sources.values():
+            for sub in tuple(source.subscriptions):
+                sub.close()
+        await runner.cleanup()
+        self._port = 0
+
+    def add_source(self, name: str, hub: MediaHub) -> str:
+        """Register ``hub`` as ``name`` and return its URL (with a fresh token).
+
+        Registering a name again replaces it (old clients are ended).
+        Raises ``ValueError`` for a bad name, ``RuntimeError`` before :meth:`start`.
+        """
+        if not _NAME.match(name):
+            raise ValueError(f"bad source name {name!r}")
+        if self._runner is None:
+            raise RuntimeError("server not started")
+        self.remove_source(name)
+        source = _Source(hub, secrets.token_urlsafe(24))
+        self._sources[name] = source
+        return self.url(name)
+
+    def url(self, name: str) -> str:
+        """The URL of a registered source (``KeyError`` if unknown)."""
+        source = self._sources[name]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}/{name}.ts?token={source.token}"
+
+    def remove_source(self, name: str) -> None:
+        """Forget ``name`` and end its client streams (no error if unknown)."""
+        source = self._sources.pop(name, None)
+        if source is not None:
+            for sub in tuple(source.subscriptions):
+                sub.close()
+
+    def clients(self, name: str) -> int:
+        """Open client streams of one source (0 if unknown)."""
+        source = self._sources.get(name)
+        return 0 if source is None else len(source.subscriptions)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        source = self._sources.get(request.match_info["name"])
+        if source is None or self._stopping:
+            raise web.HTTPNotFound
+        token = request.query.get("token", "")
+        if not hmac.compare_digest(token.encode(), source.token.encode()):
+            raise web.HTTPUnauthorized
+        if source.hub.codec is Codec.JPEG:
+            raise web.HTTPUnsupportedMediaType(text="source is MJPEG, not H.264/H.265")
+        sub = source.hub.subscribe(self._subscriber_maxsize, min_backlog=self._min_backlog)
+        source.subscriptions.add(sub)
+        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+        response.enable_chunked_encoding()
+        self.clients_served += 1
+        try:
+            await response.prepare(request)
+            async for chunk in mpegts_chunks(sub):
+                await response.write(chunk)
+        except (ConnectionResetError, asyncio.CancelledError) as err:
+            _LOGGER.debug("MPEG-TS client of %s left: %r", request.path, err)
+            if isinstance(err, asyncio.CancelledError):
+                raise
+        finally:
+            sub.close()
+            source.subscriptions.discard(sub)
+        return response
