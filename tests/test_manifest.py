@@ -51,7 +51,7 @@ def test_manifest_keys_and_order() -> None:
         "name": "Chinesium",
         "codeowners": ["@chinesium-dev"],
         "config_flow": True,
-        "dependencies": ["network"],
+        "dependencies": ["network", "stream"],
         "dhcp": [{"hostname": "rtthread*"}],
         "documentation": "https://github.com/chinesium-dev/chinesium",
         "integration_type": "device",

@@ -18,7 +18,7 @@ import voluptuous as vol
 from .const import DOMAIN, LOGGER
 from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator, describe_error
 from .entity import ChinesiumEntity
-from .protocol import ChinesiumError, Frame
+from .protocol import ChinesiumError, Codec, Frame
 
 PARALLEL_UPDATES = 0
 
@@ -51,16 +51,35 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 class ChinesiumCamera(ChinesiumEntity, Camera):
-    """The camera's live picture."""
+    """The camera's live picture: MJPEG, or H.264/H.265 through HA's ``stream``."""
 
     _attr_name = None
-    _attr_supported_features = CameraEntityFeature(0)
 
     def __init__(self, coordinator: ChinesiumCoordinator) -> None:
         """Initialise the camera entity."""
         ChinesiumEntity.__init__(self, coordinator, "camera")
         Camera.__init__(self)
         self.content_type = CONTENT_TYPE
+
+    @property
+    def supported_features(self) -> CameraEntityFeature:
+        """STREAM for H.264/H.265 cameras (HLS, WebRTC through go2rtc, recording)."""
+        if self.coordinator.is_h26x:
+            return CameraEntityFeature.STREAM
+        return CameraEntityFeature(0)
+
+    async def stream_source(self) -> str | None:
+        """The local MPEG-TS URL of an H.264/H.265 camera (``None`` for MJPEG ones)."""
+        return self.coordinator.stream_url
+
+    async def async_will_remove_from_hass(self) -> None:
+        """Stop HA's stream of this camera before its source goes (providers first)."""
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            for provider in list(stream.outputs().values()):
+                await stream.remove_provider(provider)
+            await stream.stop()
+        await super().async_will_remove_from_hass()
 
     @property
     def available(self) -> bool:
@@ -78,18 +97,20 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
         """
         coordinator = self.coordinator
         if coordinator.on_demand:
-            return (await self._async_fresh_frame()).data
+            return (await self._async_fresh_picture())[0]
         if not coordinator.connected:
             # A quick reconnect (a late close absorbed) keeps the picture.
             recent = coordinator.recent_frame
-            return recent.data if recent is not None else None
+            if recent is not None and recent.codec is Codec.JPEG:
+                return recent.data
+            return None
         frame = coordinator.latest_frame
-        if frame is None:
-            try:
-                frame = await coordinator.async_snapshot()
-            except ChinesiumError:
-                return None
-        return frame.data
+        if frame is not None and frame.codec is Codec.JPEG:
+            return frame.data
+        try:
+            return (await coordinator.async_picture())[0]
+        except ChinesiumError:
+            return None
 
     async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse | None:
         """Serve an MJPEG stream: one part per frame, at most ``max_fps`` per second.
@@ -97,6 +118,9 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
         On demand the session is held open for as long as the stream runs.
         """
         coordinator = self.coordinator
+        if coordinator.is_h26x:
+            # Stills from keyframes; the live view is HLS/WebRTC through ``stream``.
+            return await super().handle_async_mjpeg_stream(request)
         min_interval = 1.0 / coordinator.max_fps if coordinator.max_fps > 0 else 0.0
         loop = asyncio.get_running_loop()
         sent: list[Frame | None] = [None]
@@ -125,10 +149,10 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
             LOGGER.debug("MJPEG stream of %s not started: %s", self.entity_id, err)
             return None
 
-    async def _async_fresh_frame(self) -> Frame:
-        """Snapshot through the coordinator; errors become translated HA errors."""
+    async def _async_fresh_picture(self) -> tuple[bytes, Frame]:
+        """A fresh JPEG through the coordinator; errors become translated HA errors."""
         try:
-            return await self.coordinator.async_snapshot()
+            return await self.coordinator.async_picture()
         except ChinesiumError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -158,10 +182,10 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
                 translation_key="camera_unavailable",
                 translation_placeholders={"entity_id": self.entity_id},
             )
-        frame = await self._async_fresh_frame()
+        jpeg, frame = await self._async_fresh_picture()
         if path is not None:
             try:
-                await self.hass.async_add_executor_job(_write_file, path, frame.data)
+                await self.hass.async_add_executor_job(_write_file, path, jpeg)
             except FileNotFoundError as err:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
@@ -176,10 +200,10 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
                 ) from err
         return {
             "content_type": CONTENT_TYPE,
-            "size": len(frame.data),
+            "size": len(jpeg),
             "timestamp": datetime.fromtimestamp(frame.timestamp, UTC).isoformat(),
             "width": frame.width,
             "height": frame.height,
             "filename": str(path) if path is not None else None,
-            "image_base64": base64.b64encode(frame.data).decode("ascii"),
+            "image_base64": base64.b64encode(jpeg).decode("ascii"),
         }

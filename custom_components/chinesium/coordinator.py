@@ -42,17 +42,23 @@ from .const import (
     STREAM_MODE_ON_DEMAND,
 )
 from .discovery import async_find_camera
+from .media import async_acquire_server, async_release_server
 from .protocol import (
     AuthenticationError,
     CameraFullError,
     CameraInfo,
     CameraSession,
+    CameraTimeoutError,
     ChinesiumError,
+    Codec,
     Credentials,
     Frame,
+    SessionClosedError,
     SessionFacts,
     UnsupportedCameraError,
+    expected_codecs,
 )
+from .protocol.media import MediaHub, StillConverter
 from .protocol.supervisor import SessionSupervisor, SupervisorCallbacks
 from .settings import RuntimeSettings, get_settings
 
@@ -63,6 +69,10 @@ OFFLINE_LOGGED: HassKey[set[str]] = HassKey(f"{DOMAIN}_offline_logged")
 
 TOTAL_KEYS = ("frames_ok", "frames_dropped", "packets", "bytes_received")
 """Session counters summed over all sessions since setup (diagnostics)."""
+
+H26X = frozenset({Codec.H264, Codec.H265})
+KEYFRAME_WAIT = 10.0
+"""Seconds a still of an H.264/H.265 camera waits for the next keyframe."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +150,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
             locate=self._async_locate,
         )
         self.session: CameraSession | None = None
-        self.facts = SessionFacts()
+        self._facts = SessionFacts()
         self.latest_frame: Frame | None = None
         self.frame_count = 0
         self.totals: dict[str, int] = dict.fromkeys(TOTAL_KEYS, 0)
@@ -148,6 +158,13 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self._frame_event = asyncio.Event()
         self._unsub_frames: Callable[[], None] | None = None
         self._closing = False
+        self.hub = MediaHub()
+        """Every frame, timestamps sanitised; the MPEG-TS source of H.264/H.265 cameras."""
+        self.stream_url: str | None = None
+        """``stream_source()`` of an H.264/H.265 camera (local, token-protected)."""
+        self._still: StillConverter | None = None
+        self._media_acquired = False
+        self._media_pending = False
         self.data = ChinesiumState()
 
     # -- public API ------------------------------------------------------------------
@@ -158,6 +175,12 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         return self.supervisor.info
 
     @property
+    def facts(self) -> SessionFacts:
+        """What the current (else the last) session learned about the camera."""
+        session = self.session
+        return session.facts if session is not None else self._facts
+
+    @property
     def firmware(self) -> str | None:
         """Firmware the camera reported (or the entry recorded)."""
         return self.facts.firmware or _str_or_none(self.info.extra.get("firmware"))
@@ -166,6 +189,18 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
     def connected(self) -> bool:
         """True while a session is up."""
         return self.supervisor.connected and not self._closing
+
+    @property
+    def codec(self) -> Codec:
+        """The video codec: as seen in frames, else what the camera's kind implies."""
+        if self.facts.codec is not None:
+            return self.facts.codec
+        return min(expected_codecs(self.info), key=list(Codec).index)
+
+    @property
+    def is_h26x(self) -> bool:
+        """True for H.264/H.265 cameras (streamed through HA's ``stream``)."""
+        return self.codec in H26X
 
     @property
     def current_frame(self) -> Frame | None:
@@ -218,6 +253,8 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
                 translation_key="cannot_connect",
                 translation_placeholders={"host": self.info.host, "error": describe_error(err)},
             ) from err
+        if self.is_h26x:
+            await self._async_start_media()
         self.config_entry.async_on_unload(
             async_track_time_interval(
                 self.hass,
@@ -256,18 +293,77 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         """Return a fresh frame (the latest if younger than 1 s, else the next one)."""
         return await self.supervisor.snapshot()
 
+    async def async_picture(self) -> tuple[bytes, Frame]:
+        """A fresh still as JPEG, for every codec: ``(jpeg, frame it came from)``.
+
+        JPEG cameras give their latest frame (or the next one). H.264/H.265
+        cameras give their latest keyframe while the picture is live, else the
+        next one, decoded in the executor (cached per keyframe).
+        """
+        async with self.supervisor.use():
+            frame = await self._async_picture_frame()
+        if frame.codec is Codec.JPEG:
+            return frame.data, frame
+        if self._still is None:
+            self._still = StillConverter()
+        jpeg = await self.hass.async_add_executor_job(self._still.jpeg, frame)
+        return jpeg, frame
+
+    async def _async_picture_frame(self) -> Frame:
+        if not self.is_h26x:
+            return await self.supervisor.snapshot()
+        key = self.hub.latest_keyframe
+        if key is not None and self.recent_frame is not None:
+            return key
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + KEYFRAME_WAIT
+        while (left := deadline - loop.time()) > 0:
+            if not self.connected:
+                raise SessionClosedError("camera is not connected")
+            frame = await self.async_wait_frame(left)
+            if frame is not None and frame.keyframe:
+                return frame
+        raise CameraTimeoutError("no keyframe from camera")
+
     def current_stats(self) -> dict[str, int]:
         """Counters of the current session (empty without one)."""
         session = self.session
         return session.stats.as_dict() if session is not None else {}
 
     async def async_shutdown(self) -> None:
-        """Stop everything: wake waiters, close the session (called on unload)."""
+        """Stop everything: wake waiters, close the session (called on unload).
+
+        The MPEG-TS source goes last: HA's stream of the camera entity is
+        stopped before (the entity's removal).
+        """
         self._closing = True
         self._wake_waiters()
         self._detach()
         await self.supervisor.stop()
+        await self._async_stop_media()
         await super().async_shutdown()
+
+    # -- media -------------------------------------------------------------------------
+
+    async def _async_start_media(self) -> None:
+        """Serve the hub as MPEG-TS for ``stream_source()`` (H.264/H.265 cameras)."""
+        if self._media_acquired:
+            return
+        self._media_acquired = True
+        server = await async_acquire_server(self.hass, self.config_entry.entry_id)
+        hold = self.supervisor.use if self.on_demand else None
+        self.stream_url = server.add_source(self.config_entry.entry_id, self.hub, hold=hold)
+
+    async def _async_stop_media(self) -> None:
+        self.hub.close()
+        still, self._still = self._still, None
+        if still is not None:
+            still.close()
+        if not self._media_acquired:
+            return
+        self._media_acquired = False
+        self.stream_url = None
+        await async_release_server(self.hass, self.config_entry.entry_id)
 
     # -- supervisor callbacks ------------------------------------------------------------
 
@@ -346,8 +442,8 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
 
     def _note_facts(self, facts: SessionFacts) -> None:
         """Keep what the session learned; write a new firmware to the device registry."""
-        old = self.firmware
-        self.facts = facts
+        old = self._facts.firmware or _str_or_none(self.info.extra.get("firmware"))
+        self._facts = facts
         firmware = self.firmware
         if firmware and firmware != old:
             dr.async_get(self.hass).async_get_or_create(
@@ -377,6 +473,15 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
 
     @callback
     def _on_frame(self, frame: Frame) -> None:
+        frame = self.hub.publish(frame)
+        if frame.codec in H26X and not (
+            self._media_acquired or self._media_pending or self._closing
+        ):
+            self._media_pending = True
+            # An H.264/H.265 camera we did not expect (unknown app layer): serve it too.
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_start_media(), f"{self.name} media"
+            )
         self.latest_frame = frame
         self.frame_count += 1
         self._latest_at = asyncio.get_running_loop().time()
@@ -391,7 +496,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
     @callback
     def _async_check_stale(self, _now: datetime) -> None:
         session = self.session
-        if session is not None and session.facts != self.facts:
+        if session is not None and session.facts != self._facts:
             self._note_facts(session.facts)
         self._publish()
 

@@ -51,6 +51,7 @@ __all__ = [
     "UnsupportedCameraError",
     "create_session",
     "discover",
+    "expected_codecs",
     "open_session",
 ]
 
@@ -83,3 +84,21 @@ async def open_session(
     session = create_session(info, credentials, options)
     await session.start()
     return session
+
+
+def expected_codecs(info: CameraInfo) -> frozenset[Codec]:
+    """Video codecs a camera is expected to stream, before its first frame arrives.
+
+    TEG cameras send MJPEG; a PPPP camera's app layer decides (unknown layers:
+    JPEG until a frame tells otherwise).
+    """
+    if info.family is Family.PPPP and info.app_layer:
+        from .pppp.apps import CLIENTS, AppLayer  # noqa: PLC0415
+
+        try:
+            client = CLIENTS.get(AppLayer(info.app_layer))
+        except ValueError:
+            client = None
+        if client is not None:
+            return client.video_codecs
+    return frozenset({Codec.JPEG})

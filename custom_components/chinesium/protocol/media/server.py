@@ -10,6 +10,9 @@ source has its own random token.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+import contextlib
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 import hmac
 import logging
@@ -18,6 +21,7 @@ import secrets
 
 from aiohttp import web
 
+from ..errors import ChinesiumError
 from ..model import Codec
 from .hub import MediaHub, Subscription
 from .mpegts import mpegts_chunks
@@ -33,10 +37,15 @@ wants about 20 timestamped H.264/H.265 frames before ``av.open`` returns, so a
 client joining just after a keyframe starts at the previous GOP (bench/media.py)."""
 
 
+type Hold = Callable[[], AbstractAsyncContextManager[object]]
+"""Entered for as long as a client streams (e.g. an on-demand camera's ``use()``)."""
+
+
 @dataclass(slots=True, eq=False)
 class _Source:
     hub: MediaHub
     token: str
+    hold: Hold | None = None
     subscriptions: set[Subscription] = field(default_factory=set)
 
 
@@ -110,9 +119,11 @@ class MediaServer:
         await runner.cleanup()
         self._port = 0
 
-    def add_source(self, name: str, hub: MediaHub) -> str:
+    def add_source(self, name: str, hub: MediaHub, *, hold: Hold | None = None) -> str:
         """Register ``hub`` as ``name`` and return its URL (with a fresh token).
 
+        ``hold()`` is entered while a client streams (an on-demand camera
+        connects for it); if entering it raises, the client gets 503.
         Registering a name again replaces it (old clients are ended).
         Raises ``ValueError`` for a bad name, ``RuntimeError`` before :meth:`start`.
         """
@@ -121,7 +132,7 @@ class MediaServer:
         if self._runner is None:
             raise RuntimeError("server not started")
         self.remove_source(name)
-        source = _Source(hub, secrets.token_urlsafe(24))
+        source = _Source(hub, secrets.token_urlsafe(24), hold)
         self._sources[name] = source
         return self.url(name)
 
@@ -152,6 +163,16 @@ class MediaServer:
             raise web.HTTPUnauthorized
         if source.hub.codec is Codec.JPEG:
             raise web.HTTPUnsupportedMediaType(text="source is MJPEG, not H.264/H.265")
+        async with contextlib.AsyncExitStack() as stack:
+            if source.hold is not None:
+                try:
+                    await stack.enter_async_context(source.hold())
+                except ChinesiumError as err:
+                    raise web.HTTPServiceUnavailable(text=f"camera not available: {err}") from err
+            return await self._stream(request, source)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _stream(self, request: web.Request, source: _Source) -> web.StreamResponse:
         sub = source.hub.subscribe(self._subscriber_maxsize, min_backlog=self._min_backlog)
         source.subscriptions.add(sub)
         response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})

@@ -21,6 +21,7 @@ from ...errors import (
     MalformedPacketError,
     UnsupportedCameraError,
 )
+from ...model import Codec
 from .layers import AppLayer
 
 _LOGGER = logging.getLogger(__name__)
@@ -174,6 +175,8 @@ class AppClient(ABC):
     video_channel: int = VIDEO_CHANNEL
     firmware: str | None = None
     """Firmware version, when the layer's login or status replies carry one."""
+    video_codecs: frozenset[Codec] = frozenset({Codec.JPEG})
+    """Codecs this layer's cameras stream (decides whether HA's stream is offered)."""
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
         """Attach to the control channel (installs its packet handler)."""

@@ -21,6 +21,7 @@ import struct
 from urllib.parse import quote
 
 from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
+from ...model import Codec
 from .base import AppClient, ChannelLike, MagicFramer, MediaChannelLike, ReplyWaiter
 from .layers import AppLayer
 
@@ -179,6 +180,7 @@ class VstarcamClient(AppClient):
     display_name = "VStarcam CGI (Eye4, O-KAM Pro, JXLCAM)"
     magic = VSTARCAM_PREFIX
     capabilities = frozenset({"snapshot"})
+    video_codecs = frozenset({Codec.H264, Codec.H265})
     default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD),)
 
     def __init__(
