@@ -177,7 +177,7 @@ async def test_hls_through_ha_stream(
 
     playlist: str | None = None
     async with asyncio.timeout(40):
-        while (playlist := await _segment_ready()) is None:
+        while (playlist := await _segment_ready()) is None:  # noqa: ASYNC110 - polling HTTP
             await asyncio.sleep(0.5)
     init = await client.get(playlist_url.replace("playlist.m3u8", "init.mp4"))
     assert init.status == 200
