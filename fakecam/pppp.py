@@ -1322,12 +1322,18 @@ class PpppCamera:
 
 # --- CLI -------------------------------------------------------------------------------
 
+DEFAULT_DUIDS = {"vstarcam": "VSTC-123456-ABCDE"}
+"""Device IDs the CLI uses per app layer when ``--duid`` is not given (a VSTC
+prefix is a plaintext VStarcam network: clients identify it by prefix)."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``python -m fakecam pppp`` options to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="discovery port")
-    parser.add_argument("--duid", default="ABCD-123456-VWXYZ", help="device id")
+    parser.add_argument(
+        "--duid", default=None, help="device id (default: a VSTC id for vstarcam, else ABCD)"
+    )
     parser.add_argument("--encrypt", metavar="KEY", default=None, help="CS2 PSK, e.g. camera")
     parser.add_argument("--app", choices=sorted(_HANDLERS), default=None)
     parser.add_argument("--user", default="admin")
@@ -1360,7 +1366,7 @@ def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
         stream_seconds=args.stream_seconds,
         host=args.host,
         port=args.port,
-        duid=args.duid,
+        duid=args.duid or DEFAULT_DUIDS.get(args.app or "", "ABCD-123456-VWXYZ"),
         encrypt=args.encrypt or None,
         app=args.app,
         user=args.user,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import itertools
 import json
 import os
 import signal
@@ -156,3 +157,42 @@ async def test_cli_stream_no_camera() -> None:
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 1
     assert b"no camera" in err
+
+
+async def test_cli_stream_h264_camera_writes_mpegts() -> None:
+    """``stream`` against an emulated VStarcam (H.264) writes MPEG-TS that PyAV decodes
+    frame by frame, with strictly increasing timestamps."""
+    import io
+
+    import av
+
+    from fakecam.pppp import PpppCamera, PpppCameraConfig
+
+    camera = PpppCamera(
+        PpppCameraConfig(
+            host=LOOPBACK, port=0, duid="VSTC-123456-ABCDE", app="vstarcam", stream_seconds=30
+        )
+    )
+    await camera.start()
+    try:
+        host, port = camera.discovery_target
+        proc = await run_cli(
+            "stream", f"{host}:{port}", "--family", "pppp", "--timeout", "1", "--frames", "40"
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        await camera.stop()
+    assert proc.returncode == 0, err.decode()
+    assert out[:1] == b"\x47"
+    with av.open(io.BytesIO(out), format="mpegts") as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        dts: list[int] = []
+        decoded = 0
+        for packet in container.demux(stream):
+            if packet.dts is None:
+                continue
+            dts.append(packet.dts)
+            decoded += len(packet.decode())
+    assert decoded >= 30
+    assert all(b > a for a, b in itertools.pairwise(dts))

@@ -222,3 +222,49 @@ async def test_unload_stops_server_and_leaves_nothing(
     assert entry.state is ConfigEntryState.NOT_LOADED
     assert not hass.data[MEDIA].server.running
     assert not [t for t in asyncio.all_tasks() if "chinesium" in t.get_name()]
+
+
+async def test_hls_from_independent_peer(
+    hass: HomeAssistant, socket_enabled: None, hass_client: ClientSessionGenerator
+) -> None:
+    """HA's stream makes HLS from the independently written VStarcam camera
+    (tests/peers/vstarcam_peer.py, written from pppp.md alone, not fakecam)."""
+    from .peers.vstarcam_peer import VStarcamPeer
+
+    assert await async_setup_component(hass, "stream", {})
+    async with VStarcamPeer(host="127.0.0.1", port=0, burst=60.0) as peer:
+        did = peer.config.did
+        info = CameraInfo(did, "127.0.0.1", peer.port, Family.PPPP, extra={"key": KEY})
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=did,
+            title="VStarcam peer",
+            data={**info.as_dict(), CONF_USERNAME: None, CONF_PASSWORD: None},
+        )
+        entry.add_to_hass(hass)
+        with override_settings(hass, session=_slow_session(hass)):
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+            await wait_for(lambda: entry.runtime_data.data.streaming, timeout=10)
+        entity_id = "camera.vstarcam_peer"
+        assert hass.states.get(entity_id) is not None
+        client = await hass_client()
+        url = await async_request_stream(hass, entity_id, "hls")
+        resp = await client.get(url)
+        assert resp.status == 200
+        assert "avc1" in await resp.text()
+        playlist_url = url.replace("master_playlist", "playlist")
+        async with asyncio.timeout(40):
+            while True:
+                r = await client.get(playlist_url)
+                if r.status == 200 and "#EXTINF" in (text := await r.text()):
+                    break
+                await asyncio.sleep(0.5)
+        segment = next(line for line in text.splitlines() if line and not line.startswith("#"))
+        init = await (await client.get(playlist_url.replace("playlist.m3u8", "init.mp4"))).read()
+        seg = await (await client.get(playlist_url.rsplit("/", 1)[0] + "/" + segment)).read()
+        frames = _decode(init + seg, "mp4")
+        assert len(frames) >= 15
+        assert (frames[0].width, frames[0].height) == peer.config.size
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
