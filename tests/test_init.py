@@ -238,7 +238,11 @@ async def test_broadcast_switched_off_by_env(hass: HomeAssistant) -> None:
 
 def test_env_parsing() -> None:
     """The develop/e2e environment variables are parsed leniently."""
-    from custom_components.chinesium.settings import broadcast_from_env, scan_hosts_from_env
+    from custom_components.chinesium.settings import (
+        broadcast_from_env,
+        scan_hosts_from_env,
+        settings_from_env,
+    )
 
     assert scan_hosts_from_env({}) == []
     assert scan_hosts_from_env({"CHINESIUM_SCAN_HOSTS": " 127.0.0.2, 127.0.0.3:10104,,"}) == [
@@ -249,6 +253,12 @@ def test_env_parsing() -> None:
     assert broadcast_from_env({"CHINESIUM_BROADCAST": "1"}) is True
     for off in ("0", "false", "No", " off "):
         assert broadcast_from_env({"CHINESIUM_BROADCAST": off}) is False
+    settings = settings_from_env(
+        {"CHINESIUM_IDLE_PROBE_INTERVAL": "5", "CHINESIUM_ON_DEMAND_LINGER": "nope"}
+    )
+    assert settings.idle_probe_interval == 5.0
+    assert settings.on_demand_linger == 30.0
+    assert settings_from_env({"CHINESIUM_ON_DEMAND_LINGER": "-1"}).on_demand_linger == 30.0
 
 
 async def test_stats_are_not_pushed_as_updates(

@@ -9,7 +9,7 @@ which ``scripts/develop`` sets); tests and tools inject their own with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 import os
 
@@ -93,11 +93,38 @@ def broadcast_from_env(environ: Mapping[str, str]) -> bool:
     }
 
 
+ENV_SECONDS: dict[str, str] = {
+    "CHINESIUM_ON_DEMAND_LINGER": "on_demand_linger",
+    "CHINESIUM_IDLE_PROBE_INTERVAL": "idle_probe_interval",
+}
+"""Timing knobs ``scripts/develop`` and ``scripts/e2e`` may shorten (seconds, > 0)."""
+
+
+def seconds_from_env(environ: Mapping[str, str]) -> dict[str, float]:
+    """Parse :data:`ENV_SECONDS`; invalid or non-positive values are ignored."""
+    out: dict[str, float] = {}
+    for var, name in ENV_SECONDS.items():
+        try:
+            value = float(environ.get(var, ""))
+        except ValueError:
+            continue
+        if value > 0:
+            out[name] = value
+    return out
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> RuntimeSettings:
-    """The default settings, with the environment's scan hosts and broadcast switch."""
+    """The default settings, with the environment's scan hosts, broadcast switch and
+    shortened timings (:data:`ENV_SECONDS`)."""
     env = os.environ if environ is None else environ
-    return RuntimeSettings(
+    settings = RuntimeSettings(
         scan_hosts=tuple(scan_hosts_from_env(env)), broadcast=broadcast_from_env(env)
+    )
+    seconds = seconds_from_env(env)
+    return replace(
+        settings,
+        on_demand_linger=seconds.get("on_demand_linger", settings.on_demand_linger),
+        idle_probe_interval=seconds.get("idle_probe_interval", settings.idle_probe_interval),
     )
 
 
