@@ -38,7 +38,9 @@ def derive_uid(host: str) -> str:
     """Default UID for the camera on ``host`` (27 chars, like real TEG UIDs)."""
     if host == "127.0.0.1":
         return DEFAULT_UID
-    return f"EMUCAM1-{int(ipaddress.IPv4Address(host)):012X}-C0FFEE"
+    ip = int(ipaddress.IPv4Address(host))
+    # Distinct tails, like real cameras: names use the tail (``IWFCam 00007F``...).
+    return f"EMUCAM1-{ip:012X}-{ip & 0xFFFFFF:06X}"
 
 
 def add_teg_arguments(p: argparse.ArgumentParser) -> None:

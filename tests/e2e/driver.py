@@ -364,6 +364,36 @@ class Journey:
         if self.args.cam_stop == "kill":
             self.shot("06-disconnected.png")
 
+    def open_entry_menu_item(self, entry_title: str, item: str) -> None:
+        """Integration page → the entry's overflow menu (⋮) → ``item`` (e.g. Reconfigure)."""
+        self.goto("/config/integrations/integration/chinesium")
+        row = self.page.locator("ha-md-list-item.config_entry").filter(has_text=entry_title)
+        expect(row).to_have_count(1)
+        row.get_by_role("button", name="Menu").click()
+        self.page.get_by_role("menuitem", name=item).click()
+
+    def step4b_reconfigure_connected(self) -> None:
+        """Reconfigure the connected camera unchanged: saved, camera keeps streaming."""
+        entry = next(
+            e
+            for e in self.ws({"type": "config_entries/get", "domain": "chinesium"})
+            if e["entry_id"] == self.entry_id
+        )
+        self.open_entry_menu_item(entry["title"], "Reconfigure")
+        dialog = self.flow_dialog()
+        title = self.tr["step"]["reconfigure"]["title"].split("{", 1)[0]
+        expect(dialog.get_by_text(re.compile("^" + re.escape(title)))).to_be_visible()
+        self.shot("09-reconfigure.png")
+        self.submit()
+        message = self.tr["abort"]["reconfigure_successful"]
+        expect(dialog.get_by_text(message)).to_be_visible()
+        expect(dialog.get_by_text(self.tr["error"]["camera_full"])).to_have_count(0)
+        self.shot("10-reconfigure-done.png")
+        dialog.get_by_role("button", name="Finish").or_(
+            dialog.get_by_role("button", name="Close")
+        ).first.click()
+        poll(f"{self.sensor_id} on after the reload", lambda: self.state(self.sensor_id) == "on", 30)
+
     def step5_manual_error(self) -> None:
         """Manual add of an unreachable loopback host shows the translated error."""
         self.start_chinesium_flow(None)
@@ -390,6 +420,8 @@ SCREENSHOTS = (
     "06-disconnected.png",
     "07-snapshot-action.png",
     "08-manual-error.png",
+    "09-reconfigure.png",
+    "10-reconfigure-done.png",
 )
 
 STEPS: list[tuple[str, str]] = [
@@ -397,6 +429,7 @@ STEPS: list[tuple[str, str]] = [
     ("2", "step2_camera_live"),
     ("3a", "step3_connected"),
     ("4", "step4_snapshot"),  # before the camera is stopped
+    ("4b", "step4b_reconfigure_connected"),
     ("3b", "step3_disconnected"),
     ("5", "step5_manual_error"),
 ]
