@@ -60,6 +60,7 @@ async def test_capabilities_and_values(make_cam: CamFactory) -> None:
             await session.set_night_mode(NightMode.AUTO)
         state = await session.refresh_state()
         assert (state.flip, state.mirror, state.resolution) == (False, False, "640x480")
+        assert await session.control(0x09, 10) == 1  # a patrol: the emulator says "error"
     finally:
         await session.close()
 
