@@ -36,6 +36,8 @@ import time
 from typing import Any, ClassVar, Protocol, Self
 import urllib.parse
 
+from .controls import CameraControls
+
 __all__ = [
     "PpppCamera",
     "PpppCameraConfig",
@@ -321,6 +323,17 @@ class PpppCameraConfig:
     stream_seconds: float = 3.0
     snapshot: bool = True
     gop_offset: int = 0
+    frames: Any = field(default=None, repr=False, compare=False)
+    """A ``FrameSource`` for the native size (default: a shared 24-picture one)."""
+    dark: bool = False
+    """Night mode AUTO sees darkness (grey IR picture)."""
+    battery: bool = True
+    """Report a battery (SHIX batValue/batStatus, iLnk mV) and Wi-Fi signal."""
+    mute_commands: frozenset[str] = frozenset()
+    """Commands never answered, named as in ``stats.commands`` (``"shix:get_parms:101"``,
+    ``"ilnk:0x300a"``, ``"vstarcam:camera_control.cgi"``)."""
+    garble_commands: frozenset[str] = frozenset()
+    """Commands answered with a malformed reply (same names)."""
 
     @property
     def app_layer(self) -> str:
@@ -483,11 +496,32 @@ class _AppHandler:
     async def load(self, size: tuple[int, int]) -> None:
         """Prepare the media for ``size`` (JPEG layers: a frame source)."""
         w, h = size
-        self.cam._frames[size] = await _frame_source(w, h, self.cam.config.seed)
+        cfg = self.cam.config
+        if cfg.frames is not None and size == (cfg.width, cfg.height):
+            self.cam._frames[size] = cfg.frames
+            return
+        self.cam._frames[size] = await _frame_source(w, h, cfg.seed)
 
     def next_media(self, sess: _Session) -> _Media | None:
         src = self.cam._frames.get(sess.resolution)
-        return None if src is None else (AV_JPEG, src.next_frame(), True)
+        if src is None:
+            return None
+        return (AV_JPEG, self.cam.controls.render(src.next_frame()), True)
+
+    def intercept(self, sess: _Session, key: str) -> bool:
+        """Record ``key``; True when the request must not be handled (muted/garbled)."""
+        cfg = self.cam.config
+        self.cam.stats.commands.append(key)
+        if key in cfg.mute_commands:
+            return True
+        if key in cfg.garble_commands:
+            self.garble(sess, key)
+            return True
+        return False
+
+    def garble(self, sess: _Session, key: str) -> None:
+        """Answer the request ``key`` with a malformed reply (SHIX: a body that is not JSON)."""
+        self.cam._reply(sess, self.magic[:2] + b"\xa0\x80" + struct.pack("<I", 5) + b"\xff{]\x00!")
 
 
 class _ShixHandler(_AppHandler):
@@ -520,7 +554,8 @@ class _ShixHandler(_AppHandler):
             return
         cmd = req.get("cmd")
         pro = req.get("pro")
-        stats.commands.append(f"shix:{pro}:{cmd}")
+        if self.intercept(sess, f"shix:{pro}:{cmd}"):
+            return
         if not isinstance(cmd, int):
             self._send(sess, {"cmd": cmd, "result": -1})
             return
@@ -555,24 +590,40 @@ class _ShixHandler(_AppHandler):
                 admin=True,
             )
         elif cmd == 101:
-            self._send(
-                sess,
-                {
-                    "cmd": 101,
-                    "result": 0,
-                    "tz": 0,
-                    "time": int(time.time()),
-                    "icut": 0,
-                    "batValue": 100,
-                    "batStatus": 1,
-                    "sysver": "FAKECAM_PPPP_SHIX 1.0",
-                    "mcuver": "1.0.0.0",
-                    "sensor": "FAKE0640",
-                    "rotmir": 0,
-                    "signal": 100,
-                    "lamp": 0,
-                },
-            )
+            ctrl = cam.controls
+            parms: dict[str, Any] = {
+                "cmd": 101,
+                "result": 0,
+                "tz": 0,
+                "time": int(time.time()),
+                "icut": _SHIX_ICUT[ctrl.night_mode],
+                "batValue": 87,
+                "batStatus": 1,
+                "sysver": "FAKECAM_PPPP_SHIX 1.0",
+                "mcuver": "1.0.0.0",
+                "sensor": "FAKE0640",
+                "isShowIcutAuto": 1,
+                "rotmir": ctrl.orientation_bits,
+                "signal": 80,
+                "lamp": int(ctrl.light),
+            }
+            if not cfg.battery:
+                for key in ("batValue", "batStatus", "signal"):
+                    del parms[key]
+            self._send(sess, parms)
+        elif cmd == 102:
+            self._dev_control(sess, req)
+        elif cmd == 128:
+            value = req.get("value")
+            if req.get("parms", 0) != 0 or not isinstance(value, int) or not 0 <= value <= 7:
+                self._send(sess, {"cmd": 128, "result": -1})
+                return
+            move = _SHIX_PTZ[value // 2]
+            if value % 2 == 0:
+                cam.controls.ptz_start(*move)
+            else:
+                cam.controls.ptz_stop(pan=bool(move[0]), tilt=bool(move[1]))
+            self._send(sess, {"cmd": 128, "result": 0})
         elif cmd == 111:
             video = req.get("video")
             if video in (1, 2):
@@ -581,12 +632,34 @@ class _ShixHandler(_AppHandler):
             elif video == 0:
                 cam._stop_stream(sess)
             self._send(sess, {"cmd": 111, "result": 0})
-        elif cmd in (102, 106, 107, 108, 112, 113, 114, 128, 199, 300, 304, 305, 9000):
+        elif cmd in (106, 107, 108, 112, 113, 114, 199, 300, 304, 305, 9000):
             self._send(sess, {"cmd": cmd, "result": 0})
         elif cmd == 126:
             self._send(sess, {"cmd": 128, "result": 0})  # observed quirk (§6.2)
         else:
             self._send(sess, {"cmd": cmd, "result": -1})
+
+    def _dev_control(self, sess: _Session, req: dict[str, Any]) -> None:
+        cam = self.cam
+        ctrl = cam.controls
+        result = 0
+        if "icut" in req:
+            mode = {v: k for k, v in _SHIX_ICUT.items()}.get(req["icut"])
+            if mode is None:
+                result = -1
+            else:
+                ctrl.set_night(mode)
+        if "lamp" in req:
+            ctrl.light = bool(req["lamp"])
+        self._send(sess, {"cmd": 102, "result": result})
+        if req.get("reboot") == 1:
+            cam._reboot_soon()
+
+
+_SHIX_ICUT = {"off": 0, "on": 1, "auto": 2}
+"""Emulator's reading of ``icut`` (aiopppp sends 1 = IR on, 0 = off; 2 = auto is a guess)."""
+_SHIX_PTZ = ((0, 1), (0, -1), (-1, 0), (1, 0))
+"""ptz_control value // 2: up, down, left, right (even = start, odd = stop)."""
 
 
 class _IlnkHandler(_AppHandler):
@@ -613,7 +686,8 @@ class _IlnkHandler(_AppHandler):
         data = xq_decode(msg[12 : 8 + length])
         cam = self.cam
         stats = cam.stats
-        stats.commands.append(f"ilnk:{cmd:#06x}")
+        if self.intercept(sess, f"ilnk:{cmd:#06x}"):
+            return
         cfg = cam.config
         if cmd == 0x1020:
             user = data[:32].split(b"\0", 1)[0].decode("utf-8", "replace")
@@ -632,14 +706,34 @@ class _IlnkHandler(_AppHandler):
             stats.auth_failures += 1
             self._send(sess, (cmd + 0x100) & 0xFFFF, struct.pack("<i", -1))
             return
+        ctrl = cam.controls
         if cmd == 0x1008:
             self._send(sess, 0x1108, self._status(), dest=0x55AA)
         elif cmd == 0x3018:
             if len(data) >= 8:
                 ptype, value = struct.unpack_from("<II", data)
                 if ptype == 1:
-                    sess.resolution = (320, 240) if value == 0 else (cfg.width, cfg.height)
+                    size = (320, 240) if value == 0 else (cfg.width, cfg.height)
+                    if sess.streaming and size != sess.resolution:
+                        cam._start_stream(sess, size)
+                    sess.resolution = size
+                elif ptype == 8:
+                    ctrl.set_orientation(bool(value & 1), bool(value & 2))
             self._send(sess, 0x3118)
+        elif cmd in (0x300A, 0x300B):
+            on = bool(struct.unpack_from("<I", data)[0]) if len(data) >= 4 else None
+            if cmd == 0x300A:
+                ctrl.set_night(
+                    ("off" if ctrl.night else "on") if on is None else ("on" if on else "off")
+                )
+            else:
+                ctrl.light = (not ctrl.light) if on is None else on
+            self._send(sess, cmd + 0x100, struct.pack("<i", 0))
+        elif cmd == 0x50FF:
+            self._send(sess, 0x51FF, struct.pack("<i", self._passthrough(data)))
+        elif cmd == 0x1011:
+            self._send(sess, 0x1111, struct.pack("<i", 0))
+            cam._reboot_soon()
         elif cmd == 0x3010:
             cam._start_stream(sess, sess.resolution)
             self._send(sess, 0x3110)
@@ -655,24 +749,50 @@ class _IlnkHandler(_AppHandler):
         else:
             self._send(sess, (cmd + 0x100) & 0xFFFF)
 
-    @staticmethod
-    def _status() -> bytes:
-        """124-byte SYSTEM_STATUS_GET reply (layout as parsed by aiopppp 0.2.3)."""
+    def garble(self, sess: _Session, key: str) -> None:
+        """The right reply command with 3 bytes of data (too short for anything)."""
+        cmd = int(key.rsplit(":", 1)[1], 16)
+        self._send(sess, (cmd + 0x100) & 0xFFFF, b"\x01\x02\x03")
+
+    def _passthrough(self, data: bytes) -> int:
+        """PTZ_SET inside PASSTHROUGH_STRING_PUT (aiopppp layout); returns the result."""
+        if len(data) < 4 + 12 + 12:
+            return -1
+        magic, command, _length, _dest = struct.unpack_from(">4H", data, 4)
+        ptype, direction, _ = struct.unpack_from(">III", data, 16)
+        if magic != 0x010A or command != 0x5049 or ptype != 0:
+            return -1
+        ctrl = self.cam.controls
+        if direction == 12:
+            ctrl.ptz_stop()
+        elif direction < 4:
+            ctrl.ptz_start(*_SHIX_PTZ[direction])
+        else:
+            return -1
+        return 0
+
+    def _status(self) -> bytes:
+        """124-byte SYSTEM_STATUS_GET reply (layout as parsed by aiopppp 0.2.3).
+
+        Our reading of its fields: i32 @4 battery mV, i32 @16 Wi-Fi dBm, i32 @20
+        power supply (charging), byte 93 IR-cut (see docs/protocol-notes.md).
+        """
+        battery = self.cam.config.battery
         return struct.pack(
             "<4s5i64s10B6s4s4s3I",
             bytes([1, 0, 0, 1]),
-            100,
+            3950 if battery else 0,
             0,
             0,
-            int(time.monotonic()),
-            1,
+            -55 if battery else 0,
+            1 if battery else 0,
             b"fakecam-ilnk",
             0,
             1,
             1,
             0,
             0,
-            0,
+            int(self.cam.controls.night),
             1,
             0,
             0,
@@ -732,7 +852,8 @@ class _VstarcamHandler(_AppHandler):
             return
         path, _, query = text[5:].partition("?")
         params = dict(urllib.parse.parse_qsl(query.rstrip("&"), keep_blank_values=True))
-        stats.commands.append(f"vstarcam:{path}")
+        if self.intercept(sess, f"vstarcam:{path}"):
+            return
         user = params.get("loginuse", params.get("user"))
         pwd = params.get("loginpas", params.get("pwd"))
         if user != cfg.user or pwd != cfg.effective_password:
@@ -769,6 +890,26 @@ class _VstarcamHandler(_AppHandler):
             elif stream in ("10", "0", "1"):  # 10 = main stream (required on Eye4)
                 cam._start_stream(sess, (cfg.width, cfg.height))
             self._text(sess, {"result": 0})
+        elif path == "decoder_control.cgi":
+            self._text(sess, {"result": self._decoder_control(params)})
+        elif path == "camera_control.cgi":
+            self._text(sess, {"result": self._camera_control(params)})
+        elif path == "get_camera_params.cgi":
+            ctrl = cam.controls
+            self._text(
+                sess,
+                {
+                    "result": 0,
+                    "resolution": self.resolution_code,
+                    "vbright": 128,
+                    "vcontrast": 128,
+                    "flip": ctrl.orientation_bits,
+                    "ircut": int(ctrl.night),
+                },
+            )
+        elif path == "reboot.cgi":
+            self._text(sess, {"result": 0})
+            cam._reboot_soon()
         elif path == "snapshot.cgi":
             stats.snapshots += 1
             if not cfg.snapshot:
@@ -779,6 +920,46 @@ class _VstarcamHandler(_AppHandler):
             task.add_done_callback(cam._bg.discard)
         else:
             self._text(sess, {"result": 0})
+
+    resolution_code = 32
+    """camera_control.cgi param 0 value (state only: the H.264 loop keeps its size)."""
+
+    def _decoder_control(self, params: dict[str, str]) -> int:
+        try:
+            command = int(params.get("command", ""))
+        except ValueError:
+            return -1
+        if not 0 <= command <= 7:
+            return -1
+        ctrl = self.cam.controls
+        move = _SHIX_PTZ[command // 2]
+        if command % 2:
+            ctrl.ptz_stop(pan=bool(move[0]), tilt=bool(move[1]))
+            return 0
+        ctrl.ptz_start(*move)
+        if params.get("onestep") == "1":
+            ctrl.ptz_stop()
+        return 0
+
+    def _camera_control(self, params: dict[str, str]) -> int:
+        try:
+            param, value = int(params.get("param", "")), int(params.get("value", ""))
+        except ValueError:
+            return -1
+        ctrl = self.cam.controls
+        if param == 0 and value in (8, 32):
+            self.resolution_code = value
+        elif param == 5 and 0 <= value <= 3:
+            ctrl.set_orientation(bool(value & 1), bool(value & 2))
+        elif param == 14 and value in (0, 1):
+            ctrl.set_night("on" if value else "off")
+        elif param not in (1, 2, 3):  # brightness, contrast, 50/60 Hz: accepted, ignored
+            return -1
+        return 0
+
+    def garble(self, sess: _Session, key: str) -> None:
+        """A reply whose text has no ``key=value`` at all."""
+        self._send(sess, b"\x00?!#%\x01")
 
     async def _snapshot(self, sess: _Session) -> None:
         cam = self.cam
@@ -849,6 +1030,10 @@ class PpppCamera:
         self._restart_video_index = handler.restart_video_index if restart is None else restart
         self._clock0 = time.time()
         self._mono0 = time.monotonic()
+        self.controls = CameraControls(self.config.width, self.config.height, dark=self.config.dark)
+        """PTZ / IR / light / flip state and the picture they give (fakecam.controls)."""
+        self.reboots = 0
+        """Reboot commands obeyed."""
 
     # -- lifecycle
 
@@ -925,6 +1110,19 @@ class PpppCamera:
             self._sess = None
         await asyncio.sleep(downtime)
         await self._open_session_socket()
+
+    def _reboot_soon(self) -> None:
+        """A reboot command: answer first, then drop every session and reset the controls."""
+        self.reboots += 1
+
+        async def _go() -> None:
+            await asyncio.sleep(self.config.reply_delay * 3)
+            self.controls.reset()
+            await self.reboot()
+
+        task = asyncio.get_running_loop().create_task(_go())
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
 
     async def close_sessions(self) -> None:
         """Send CLOSE to every client (mid-stream hang-up) and forget them."""

@@ -40,6 +40,7 @@ import socket
 import struct
 from typing import Self
 
+from .controls import CameraControls
 from .frames import FrameSource
 
 __all__ = [
@@ -75,7 +76,9 @@ CTL_HEARTBEAT = 0x02
 CTL_CLOSE = 0x03
 CTL_BRIGHTNESS = 0x06
 CTL_CONTRAST = 0x07
+CTL_RESOLUTION = 0x04
 CTL_FLIP = 0x08
+CTL_PTZ = 0x09
 CTL_KEYFRAME = 0x0C
 CTL_IR = 0x13
 CTL_REBOOT = 0x50
@@ -88,6 +91,11 @@ LOGIN_WRONG_PASSWORD = 3
 
 STREAM_VIDEO = 0
 STREAM_AUDIO = 1
+
+RESOLUTIONS = {0: (320, 240), 1: (640, 480), 2: (1280, 720)}
+"""VIDEO_RESOLUTION sub values (chinesium's reading; teg.md gives none)."""
+_PTZ_MOVES = {2: (0, 1), 3: (0, -1), 4: (-1, 0), 5: (1, 0)}
+RESULT_UNSUPPORTED = 0xFFFF
 
 _HDR = struct.Struct("<4sHH")
 _CTRL_HDR = struct.Struct("<4sHHIIIII")  # 28 bytes
@@ -142,6 +150,14 @@ class TegCameraConfig:
     announce_ip: str | None = None
     allow_non_loopback: bool = False
     frames: FrameSource | None = field(default=None, repr=False, compare=False)
+    unsupported_ctls: frozenset[int] = frozenset()
+    """Control codes answered with 0xFFFF (e.g. ``{0x09}``: a camera without PTZ)."""
+    mute_ctls: frozenset[int] = frozenset()
+    """Control codes never answered (a camera that swallows a command)."""
+    reboot_downtime: float = 0.3
+    """Seconds the camera stays silent after a REBOOT command."""
+    dark: bool = False
+    """Night mode AUTO sees darkness (grey IR picture)."""
 
 
 @dataclass(slots=True)
@@ -289,7 +305,10 @@ class TegCamera:
         self._ip_bytes = socket.inet_aton(cfg.announce_ip or cfg.host)
         self._clients: dict[tuple[str, int], _Client] = {}
         self._frame_id = cfg.frame_id_start & 0xFFFF
-        self._flip = 0
+        self.controls = CameraControls(cfg.width, cfg.height, dark=cfg.dark)
+        """PTZ / IR / flip / resolution state and the picture they give (fakecam.controls)."""
+        self.reboots = 0
+        self._reboot_task: asyncio.Task[None] | None = None
         self._brightness = 50
         self._contrast = 50
         self._disc_tr: asyncio.DatagramTransport | None = None
@@ -328,7 +347,7 @@ class TegCamera:
     @property
     def flip(self) -> int:
         """Current flip bits (bit0 vertical, bit1 mirror)."""
-        return self._flip
+        return self.controls.orientation_bits
 
     async def start(self) -> None:
         """Bind both ports and start the timers."""
@@ -360,6 +379,8 @@ class TegCamera:
         for c in list(self._clients.values()):
             self._drop(c, "camera stopped", send_close=True)
         self._running = False
+        if self._reboot_task is not None:
+            self._reboot_task.cancel()
         for h in (self._frame_h, self._audio_h, self._hk_h):
             if h is not None:
                 h.cancel()
@@ -386,7 +407,7 @@ class TegCamera:
         for c in list(self._clients.values()):
             self._drop(c, "camera rebooted", send_close=False)
         self._frame_id = self.config.frame_id_start & 0xFFFF
-        self._flip = 0
+        self.controls.reset()
         if new_session_port and self._sess_tr is not None:
             old = self.session_port
             self._sess_tr.close()
@@ -447,8 +468,8 @@ class TegCamera:
         return _PARAMS.pack(
             0, 0, 0,  # device type, sub-type, features
             1, 1, 0, 0,  # channels
-            cfg.width, cfg.height, round(cfg.fps), self._brightness, self._contrast,
-            0, self._flip, 0, 0, 0, 0,  # light, flip, codec mode/value, encode idx, ptz
+            *self.controls.size, round(cfg.fps), self._brightness, self._contrast,
+            0, self.controls.orientation_bits, 0, 0, 0, 0,  # light, flip, codec, enc idx, ptz
             b"MJPG", 1, 8000, 16, 0x11, mask,
         )  # fmt: skip
 
@@ -597,16 +618,65 @@ class TegCamera:
         elif ctl == CTL_CLOSE:
             self._send(build_ctrl(CMD_CTRL_RESP, link, CTL_CLOSE, 1), c.addr)
             self._drop(c, "client closed", send_close=False)
+        elif ctl in self.config.mute_ctls:
+            return
+        elif ctl in self.config.unsupported_ctls:
+            self._send(build_ctrl(CMD_CTRL_RESP, link, ctl, RESULT_UNSUPPORTED), c.addr)
+        elif ctl == CTL_REBOOT:
+            self._start_reboot()
         elif ctl in _KNOWN_CTLS:
-            if ctl == CTL_FLIP:
-                self._flip = sub & 3
-            elif ctl == CTL_BRIGHTNESS:
-                self._brightness = sub
-            elif ctl == CTL_CONTRAST:
-                self._contrast = sub
-            self._send(build_ctrl(CMD_CTRL_RESP, link, ctl, 0), c.addr)
+            result = self._control(ctl, sub)
+            self._send(build_ctrl(CMD_CTRL_RESP, link, ctl, result), c.addr)
         else:
-            self._send(build_ctrl(CMD_CTRL_RESP, link, ctl, 0xFFFF), c.addr)
+            self._send(build_ctrl(CMD_CTRL_RESP, link, ctl, RESULT_UNSUPPORTED), c.addr)
+
+    def _control(self, ctl: int, sub: int) -> int:
+        """Apply a generic control code; returns the CTRL_RESP result (0 = ok)."""
+        ctrl = self.controls
+        if ctl == CTL_FLIP:
+            ctrl.set_orientation(bool(sub & 1), bool(sub & 2))
+        elif ctl == CTL_BRIGHTNESS:
+            self._brightness = sub
+        elif ctl == CTL_CONTRAST:
+            self._contrast = sub
+        elif ctl == CTL_PTZ:
+            if sub in _PTZ_MOVES:
+                ctrl.ptz_start(*_PTZ_MOVES[sub])
+            elif sub == 0:
+                ctrl.ptz_stop(pan=False)
+            elif sub == 1:
+                ctrl.ptz_stop(tilt=False)
+            else:
+                return 1  # patrols are not emulated
+        elif ctl == CTL_IR:
+            if sub == 3:
+                ctrl.set_night("on")
+            elif sub == 4:
+                ctrl.set_night("off")
+            else:
+                return 1
+        elif ctl == CTL_RESOLUTION:
+            size = RESOLUTIONS.get(sub)
+            if size is None:
+                return 1
+            ctrl.size = size
+        return 0
+
+    def _start_reboot(self) -> None:
+        """REBOOT (sent 3x): forget every client, stay silent for a while."""
+        if self._reboot_task is not None and not self._reboot_task.done():
+            return
+        self.reboots += 1
+
+        async def _reboot() -> None:
+            await self.reboot()
+            self.silent = True
+            try:
+                await asyncio.sleep(self.config.reboot_downtime)
+            finally:
+                self.silent = False
+
+        self._reboot_task = asyncio.get_running_loop().create_task(_reboot())
 
     def _handle_acknak(self, c: _Client, data: bytes, off: int, end: int) -> None:
         """ACK/NAK body at ``off``: rate u8, 2 zero, count u8, 8-byte items."""
@@ -660,7 +730,7 @@ class TegCamera:
             if not self.silent and self._sess_tr is not None:
                 streaming = [c for c in self._clients.values() if c.mask & 1]
                 if streaming:
-                    frame = self.frames.next_frame()
+                    frame = self.controls.render(self.frames.next_frame())
                     fid = self._next_id()
                     now = loop.time()
                     for c in streaming:
@@ -685,6 +755,7 @@ class TegCamera:
         ts = int((now - c.t0) * 1000) & 0xFFFFFFFF
         rng = self.rng
         loss, dup = cfg.loss, cfg.dup
+        width, height = self.controls.size
         order: range | list[int] = range(n)
         if cfg.reorder:
             lst = list(range(n))
@@ -706,7 +777,7 @@ class TegCamera:
             if idx == 0:
                 _MEDIA_HDR0.pack_into(
                     buf, 0, MAGIC_2, CMD_MEDIA, 32 + plen, link, 1, STREAM_VIDEO, fid, 0, plen,
-                    total, n, cfg.width, cfg.height, ts,
+                    total, n, width, height, ts,
                 )  # fmt: skip
                 stop = 40 + plen
                 buf[40:stop] = mv[off : off + plen]

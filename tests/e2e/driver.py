@@ -392,7 +392,9 @@ class Journey:
         dialog.get_by_role("button", name="Finish").or_(
             dialog.get_by_role("button", name="Close")
         ).first.click()
-        poll(f"{self.sensor_id} on after the reload", lambda: self.state(self.sensor_id) == "on", 30)
+        poll(
+            f"{self.sensor_id} on after the reload", lambda: self.state(self.sensor_id) == "on", 30
+        )
 
     def step5_manual_error(self) -> None:
         """Manual add of an unreachable loopback host shows the translated error."""

@@ -8,6 +8,10 @@ Pure asyncio, no Home Assistant imports. Public API:
 * :class:`CameraInfo`, :class:`Credentials`, :class:`Frame`,
   :class:`SessionStats`, :class:`SessionOptions` and the errors in
   :mod:`.errors`.
+* :mod:`.controls` — :class:`Capability`, :class:`PtzDirection`,
+  :class:`NightMode`, :class:`CameraState` for the session's typed commands
+  (``ptz``, ``set_night_mode``, ``set_light``, ``set_flip``, ``set_mirror``,
+  ``set_resolution``, ``reboot``, ``refresh_state``).
 * :mod:`.media` — codec-aware pipeline for H.264/H.265 (and JPEG) frames:
   per-camera hub, timestamp sanitizer, MPEG-TS muxer and HTTP restream,
   keyframe stills. Imported separately; PyAV is loaded only when needed.
@@ -15,6 +19,7 @@ Pure asyncio, no Home Assistant imports. Public API:
 
 from __future__ import annotations
 
+from .controls import CameraState, Capability, NightMode, PtzDirection
 from .discovery import discover
 from .errors import (
     AuthenticationError,
@@ -26,6 +31,7 @@ from .errors import (
     MalformedPacketError,
     SessionClosedError,
     UnsupportedCameraError,
+    UnsupportedCommandError,
 )
 from .model import CameraInfo, Codec, Credentials, Family, Frame, SessionFacts, SessionStats
 from .session import CameraSession, SessionOptions
@@ -37,18 +43,23 @@ __all__ = [
     "CameraInfo",
     "CameraRejectedError",
     "CameraSession",
+    "CameraState",
     "CameraTimeoutError",
+    "Capability",
     "ChinesiumError",
     "Codec",
     "Credentials",
     "Family",
     "Frame",
     "MalformedPacketError",
+    "NightMode",
+    "PtzDirection",
     "SessionClosedError",
     "SessionFacts",
     "SessionOptions",
     "SessionStats",
     "UnsupportedCameraError",
+    "UnsupportedCommandError",
     "create_session",
     "discover",
     "expected_codecs",

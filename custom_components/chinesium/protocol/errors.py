@@ -50,3 +50,15 @@ class UnsupportedCameraError(ChinesiumError):
         """Create the error for the named protocol variant."""
         super().__init__(message or f"unsupported camera protocol: {name}")
         self.name = name
+
+
+class UnsupportedCommandError(ChinesiumError):
+    """The camera (or its protocol) has no such command (see ``session.capabilities``).
+
+    ``command`` names the command (``"ptz"``, ``"set_light"``, ...).
+    """
+
+    def __init__(self, command: str, message: str | None = None) -> None:
+        """Create the error for ``command``."""
+        super().__init__(message or f"camera does not support {command}")
+        self.command = command

@@ -23,7 +23,13 @@ from dataclasses import dataclass, replace
 import logging
 from typing import Any
 
-from .errors import CameraTimeoutError, ChinesiumError, SessionClosedError
+from .controls import CameraState, Capability, NightMode, PtzDirection
+from .errors import (
+    CameraTimeoutError,
+    ChinesiumError,
+    SessionClosedError,
+    UnsupportedCommandError,
+)
 from .model import CameraInfo, Credentials, Frame, SessionFacts, SessionStats
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,6 +74,8 @@ class CameraSession(ABC):
         self.stats = SessionStats()
         self.facts = SessionFacts()
         """What the session learned about the camera (typed; see :class:`SessionFacts`)."""
+        self.state = CameraState()
+        """What the camera last reported (updated by commands and :meth:`refresh_state`)."""
         self.latest_frame: Frame | None = None
         self._listeners: list[FrameListener] = []
         self._waiters: list[asyncio.Future[Frame]] = []
@@ -192,6 +200,151 @@ class CameraSession(ABC):
                 return
         finally:
             unsub()
+
+    # -- controls (capabilities and typed commands) ---------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this session can do or report beyond live video."""
+        return frozenset()
+
+    @property
+    def resolutions(self) -> tuple[str, ...]:
+        """Values :meth:`set_resolution` accepts (empty without :attr:`Capability.RESOLUTION`)."""
+        return ()
+
+    @property
+    def night_modes(self) -> tuple[NightMode, ...]:
+        """Modes :meth:`set_night_mode` accepts (empty without :attr:`Capability.NIGHT_MODE`)."""
+        return ()
+
+    async def ptz(
+        self,
+        direction: PtzDirection,
+        *,
+        duration: float | None = None,
+        steps: int | None = None,
+    ) -> None:
+        """Move the pan/tilt motor.
+
+        ``steps``: that many single steps; ``duration``: move for that many
+        seconds, then stop; neither: start moving until ``ptz(PtzDirection.STOP)``.
+        """
+        direction = PtzDirection(direction)
+        self._require(Capability.PTZ, "ptz")
+        if steps is not None and duration is not None:
+            raise ValueError("give steps or duration, not both")
+        if direction is PtzDirection.STOP:
+            await self._ptz_move(direction)
+        elif steps is not None:
+            if steps < 1:
+                raise ValueError("steps must be >= 1")
+            for _ in range(steps):
+                await self._ptz_step(direction)
+        elif duration is not None:
+            if duration < 0:
+                raise ValueError("duration must be >= 0")
+            await self._ptz_move(direction)
+            try:
+                await asyncio.sleep(duration)
+            finally:
+                await self._ptz_move(PtzDirection.STOP)
+        else:
+            await self._ptz_move(direction)
+
+    async def set_night_mode(self, mode: NightMode) -> None:
+        """Switch the IR-cut filter / IR LEDs (one of :attr:`night_modes`)."""
+        mode = NightMode(mode)
+        self._require(Capability.NIGHT_MODE, "set_night_mode")
+        if mode not in self.night_modes:
+            raise UnsupportedCommandError(
+                "set_night_mode", f"night mode {mode.value!r} not supported by this camera"
+            )
+        await self._set_night_mode(mode)
+        self._set_state(night_mode=mode)
+
+    async def set_light(self, on: bool) -> None:
+        """Switch the white light / lamp."""
+        self._require(Capability.LIGHT, "set_light")
+        await self._set_light(bool(on))
+        self._set_state(light=bool(on))
+
+    async def set_flip(self, on: bool) -> None:
+        """Turn the picture upside down (or back); the mirror setting is kept."""
+        self._require(Capability.FLIP, "set_flip")
+        mirror = bool(self.state.mirror)
+        await self._set_orientation(bool(on), mirror)
+        self._set_state(flip=bool(on), mirror=mirror)
+
+    async def set_mirror(self, on: bool) -> None:
+        """Mirror the picture left-right (or back); the flip setting is kept."""
+        self._require(Capability.MIRROR, "set_mirror")
+        flip = bool(self.state.flip)
+        await self._set_orientation(flip, bool(on))
+        self._set_state(flip=flip, mirror=bool(on))
+
+    async def set_resolution(self, value: str) -> None:
+        """Switch the stream resolution to one of :attr:`resolutions`."""
+        self._require(Capability.RESOLUTION, "set_resolution")
+        if value not in self.resolutions:
+            raise ValueError(f"resolution {value!r} not in {self.resolutions}")
+        await self._set_resolution(value)
+        self._set_state(resolution=value)
+
+    async def reboot(self) -> None:
+        """Reboot the camera. The session ends (``wait_closed()`` raises SessionClosedError)."""
+        self._require(Capability.REBOOT, "reboot")
+        await self._reboot()
+        self._lost(SessionClosedError("camera is rebooting"))
+
+    async def refresh_state(self) -> CameraState:
+        """Ask the camera for its current state; returns (and stores) :attr:`state`."""
+        if not self.connected:
+            raise SessionClosedError("session is not connected")
+        await self._refresh_state()
+        return self.state
+
+    # -- controls: hooks for families (defaults: unsupported) -----------------------
+
+    def _require(self, capability: Capability, command: str) -> None:
+        if capability not in self.capabilities:
+            raise UnsupportedCommandError(command)
+        if not self.connected:
+            raise SessionClosedError("session is not connected")
+
+    def _set_state(self, **changes: Any) -> None:
+        """Record reported/set values (replaces :attr:`state`); firmware also goes to facts."""
+        self.state = replace(self.state, **changes)
+        firmware = changes.get("firmware")
+        if firmware and firmware != self.facts.firmware:
+            self._set_facts(firmware=firmware)
+
+    async def _ptz_move(self, direction: PtzDirection) -> None:
+        """Start moving in ``direction`` (or stop, for STOP)."""
+        raise UnsupportedCommandError("ptz")
+
+    async def _ptz_step(self, direction: PtzDirection) -> None:
+        """One step: start then stop at once (layers with a step command override this)."""
+        await self._ptz_move(direction)
+        await self._ptz_move(PtzDirection.STOP)
+
+    async def _set_night_mode(self, mode: NightMode) -> None:
+        raise UnsupportedCommandError("set_night_mode")
+
+    async def _set_light(self, on: bool) -> None:
+        raise UnsupportedCommandError("set_light")
+
+    async def _set_orientation(self, flip: bool, mirror: bool) -> None:
+        raise UnsupportedCommandError("set_flip")
+
+    async def _set_resolution(self, value: str) -> None:
+        raise UnsupportedCommandError("set_resolution")
+
+    async def _reboot(self) -> None:
+        raise UnsupportedCommandError("reboot")
+
+    async def _refresh_state(self) -> None:  # noqa: B027 - optional hook
+        """Query the camera and update :attr:`state` (default: nothing to ask)."""
 
     # -- for subclasses ------------------------------------------------------------
 

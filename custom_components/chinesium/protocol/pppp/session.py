@@ -12,10 +12,12 @@ dropped until the first keyframe), becomes a :class:`~..model.Frame`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 
+from ..controls import Capability, NightMode, PtzDirection
 from ..errors import (
     AuthenticationError,
     CameraTimeoutError,
@@ -30,7 +32,7 @@ from .apps.avframe import AvFrame, Codec, FrameAssembler
 from .apps.base import CONTROL_CHANNEL, AppClient, WrongLayerError
 from .apps.h26x import detect_codec, picture_size
 from .apps.identify import AppLayer, Identification, identify, probe_order
-from .apps.registry import CLIENTS, DISPLAY_NAMES, SUPPORTED
+from .apps.registry import CLIENTS, DISPLAY_NAMES, REGISTRY, SUPPORTED
 from .devid import DeviceId
 from .transport import PpppConnection
 
@@ -74,6 +76,7 @@ class PpppSession(CameraSession):
         self._h26x: FrameCodec | None = None
         self._size = (0, 0)
         self._need_key = True
+        self._state_task: asyncio.Task[None] | None = None
 
     # -- CameraSession hooks ----------------------------------------------------------
 
@@ -105,8 +108,17 @@ class PpppSession(CameraSession):
         client.attach_video(conn.channel(client.video_channel), self._on_video)
         self._video_requested = True
         await client.start_video()
+        # Firmware, battery, signal...: asked in the background so video starts at once.
+        self._state_task = asyncio.get_running_loop().create_task(
+            self._initial_state(), name="pppp-initial-state"
+        )
 
     async def _close(self) -> None:
+        task, self._state_task = self._state_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         conn, client = self.conn, self.client
         self.conn = None
         self._assembler.reset()  # frees a partial frame's payloads
@@ -190,6 +202,8 @@ class PpppSession(CameraSession):
                     self.app_layer = layer
                     self.username = user
                     self._set_facts(app_layer=layer.value, firmware=client.firmware)
+                    if client.firmware:
+                        self._set_state(firmware=client.firmware)
                     return client
                 if auth_failed:
                     raise last
@@ -212,6 +226,71 @@ class PpppSession(CameraSession):
         if client is None or not self.connected:
             raise SessionClosedError("session is not connected")
         return await client.snapshot_jpeg()
+
+    # -- controls: delegated to the app layer ------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """The app layer's capabilities (narrowed by what the camera reported)."""
+        client = self.client
+        if client is not None and self.app_layer is not None:
+            return client.live_capabilities()
+        if self.info.app_layer:
+            try:
+                return REGISTRY[AppLayer(self.info.app_layer)].capabilities
+            except (KeyError, ValueError):
+                return frozenset()
+        return frozenset()
+
+    @property
+    def resolutions(self) -> tuple[str, ...]:
+        """Resolutions of the app layer."""
+        client = self.client
+        return client.resolutions if client is not None else ()
+
+    @property
+    def night_modes(self) -> tuple[NightMode, ...]:
+        """Night modes of the app layer (narrowed by what the camera reported)."""
+        client = self.client
+        return client.night_modes if client is not None else ()
+
+    def _app(self) -> AppClient:
+        client = self.client
+        if client is None or not self.connected:
+            raise SessionClosedError("session is not connected")
+        return client
+
+    async def _ptz_move(self, direction: PtzDirection) -> None:
+        await self._app().ptz_move(direction)
+
+    async def _ptz_step(self, direction: PtzDirection) -> None:
+        await self._app().ptz_step(direction)
+
+    async def _set_night_mode(self, mode: NightMode) -> None:
+        await self._app().set_night_mode(mode)
+
+    async def _set_light(self, on: bool) -> None:
+        await self._app().set_light(on)
+
+    async def _set_orientation(self, flip: bool, mirror: bool) -> None:
+        await self._app().set_orientation(flip, mirror)
+
+    async def _set_resolution(self, value: str) -> None:
+        await self._app().set_resolution(value)
+
+    async def _reboot(self) -> None:
+        await self._app().reboot()
+
+    async def _refresh_state(self) -> None:
+        fields = await self._app().read_state()
+        if fields:
+            self._set_state(**fields)
+
+    async def _initial_state(self) -> None:
+        try:
+            await self._refresh_state()
+        except ChinesiumError as err:
+            _LOGGER.debug("PPPP %s: no initial state: %s", self.info.uid, err)
 
     def _video_channel(self) -> int:
         return self.client.video_channel if self.client is not None else 1

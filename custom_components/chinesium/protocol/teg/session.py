@@ -15,6 +15,7 @@ import socket
 import time
 from typing import Any
 
+from ..controls import Capability, NightMode, PtzDirection
 from ..errors import (
     AuthenticationError,
     CameraConnectionError,
@@ -24,6 +25,7 @@ from ..errors import (
     ChinesiumError,
     MalformedPacketError,
     SessionClosedError,
+    UnsupportedCommandError,
 )
 from ..model import Frame
 from ..session import CameraSession
@@ -57,6 +59,46 @@ RCVBUF = 1 << 20
 _REFUSED_LIMIT = 3
 """ICMP port-unreachable answers to login before giving up early."""
 
+TEG_CAPABILITIES: frozenset[Capability] = frozenset(
+    {
+        Capability.PTZ,
+        Capability.NIGHT_MODE,
+        Capability.FLIP,
+        Capability.MIRROR,
+        Capability.RESOLUTION,
+        Capability.REBOOT,
+    }
+)
+"""What the TEG control codes offer (teg.md §5.3). The camera reports no feature
+list we can read, so a code it answers with 0xFFFF ("unsupported") is removed
+from the session's capabilities at run time."""
+TEG_RESOLUTIONS: dict[str, int] = {"320x240": 0, "640x480": 1, "1280x720": 2}
+"""VIDEO_RESOLUTION (ctl 4) sub values: our reading, not in teg.md (see protocol notes)."""
+TEG_NIGHT_MODES: tuple[NightMode, ...] = (NightMode.ON, NightMode.OFF)
+"""IR LED ctl 0x13: sub 3 = on, sub 4 = off; no "auto" code is known."""
+IR_ON = 3
+IR_OFF = 4
+PTZ_CODES: dict[PtzDirection, int] = {
+    PtzDirection.UP: 2,
+    PtzDirection.DOWN: 3,
+    PtzDirection.LEFT: 4,
+    PtzDirection.RIGHT: 5,
+}
+PTZ_STOP_V = 0
+PTZ_STOP_H = 1
+RESULT_OK = 0
+RESULT_UNSUPPORTED = 0xFFFF
+COMMAND_RETRY = 0.5
+"""Seconds between re-sends of a control code until its CTRL_RESP arrives."""
+REBOOT_REPEAT = 3
+REBOOT_GAP = 0.2
+"""REBOOT is sent 3 times 200 ms apart (teg.md §5.3)."""
+_CAPABILITY_OF_CTL: dict[int, Capability] = {
+    Ctl.PTZ: Capability.PTZ,
+    Ctl.IR_LED: Capability.NIGHT_MODE,
+    Ctl.VIDEO_RESOLUTION: Capability.RESOLUTION,
+}
+
 
 class _Protocol(asyncio.DatagramProtocol):
     """Forwards socket events to the session (``datagram_received`` is bound directly)."""
@@ -84,6 +126,8 @@ class TegSession(CameraSession):
     _transport: asyncio.DatagramTransport | None = None
     _task: asyncio.Task[None] | None = None
     _ended = False
+    _unsupported: frozenset[Capability] = frozenset()
+    """Capabilities the camera answered with 0xFFFF ("unsupported")."""
 
     def _setup(self) -> None:
         self.link_id = 1
@@ -100,6 +144,9 @@ class TegSession(CameraSession):
         self._rate = 10
         self._poll_timer: asyncio.TimerHandle | None = None
         self._pair_timer: asyncio.TimerHandle | None = None
+        self._unsupported = frozenset()
+        self._command_lock = asyncio.Lock()
+        self._command: tuple[int, asyncio.Future[int]] | None = None
 
     # -- CameraSession hooks --------------------------------------------------------------
 
@@ -291,6 +338,108 @@ class TegSession(CameraSession):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()  # awaited by _close
 
+    # -- controls (teg.md §5.3) -----------------------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """TEG control codes, minus those this camera answered "unsupported"."""
+        return TEG_CAPABILITIES - self._unsupported
+
+    @property
+    def resolutions(self) -> tuple[str, ...]:
+        """VIDEO_RESOLUTION values (see :data:`TEG_RESOLUTIONS`)."""
+        if Capability.RESOLUTION not in self.capabilities:
+            return ()
+        return tuple(TEG_RESOLUTIONS)
+
+    @property
+    def night_modes(self) -> tuple[NightMode, ...]:
+        """IR LED on/off."""
+        return TEG_NIGHT_MODES if Capability.NIGHT_MODE in self.capabilities else ()
+
+    async def control(self, ctl: int, sub: int = 0, payload: bytes = b"") -> int:
+        """Send CTRL(ctl, sub) until its CTRL_RESP arrives; return the result (sub).
+
+        Re-sent every :data:`COMMAND_RETRY` s (UDP) up to ``connect_timeout``;
+        raises :class:`CameraTimeoutError` when unanswered. Video keeps flowing.
+        """
+        if not self.connected:
+            raise SessionClosedError("session is not connected")
+        data = Ctrl(self.link_id, ctl, sub, payload).encode()
+        loop = asyncio.get_running_loop()
+        async with self._command_lock:
+            fut: asyncio.Future[int] = loop.create_future()
+            self._command = (ctl, fut)
+            try:
+                deadline = loop.time() + self.options.connect_timeout
+                while not fut.done():
+                    remaining = deadline - loop.time()
+                    if remaining <= 0 or not self.connected:
+                        raise CameraTimeoutError(f"no answer to TEG control 0x{ctl:02x}")
+                    self._send(data)
+                    await asyncio.wait([fut], timeout=min(COMMAND_RETRY, remaining))
+                return fut.result()
+            finally:
+                self._command = None
+
+    async def _checked(self, ctl: int, sub: int, command: str) -> None:
+        result = await self.control(ctl, sub)
+        if result == RESULT_UNSUPPORTED:
+            cap = _CAPABILITY_OF_CTL.get(ctl)
+            if cap is not None:
+                self._unsupported |= {cap}
+            elif ctl == Ctl.VIDEO_FLIP:
+                self._unsupported |= {Capability.FLIP, Capability.MIRROR}
+            raise UnsupportedCommandError(command, f"camera answered {command} as unsupported")
+        if result != RESULT_OK:
+            raise CameraRejectedError(f"camera refused {command} (result {result})")
+
+    async def _ptz_move(self, direction: PtzDirection) -> None:
+        if direction is PtzDirection.STOP:
+            await self._checked(Ctl.PTZ, PTZ_STOP_V, "ptz")
+            await self._checked(Ctl.PTZ, PTZ_STOP_H, "ptz")
+        else:
+            await self._checked(Ctl.PTZ, PTZ_CODES[direction], "ptz")
+
+    async def _set_night_mode(self, mode: NightMode) -> None:
+        await self._checked(Ctl.IR_LED, IR_ON if mode is NightMode.ON else IR_OFF, "set_night_mode")
+
+    async def _set_orientation(self, flip: bool, mirror: bool) -> None:
+        await self._checked(Ctl.VIDEO_FLIP, int(flip) | int(mirror) << 1, "set_flip")
+
+    async def _set_resolution(self, value: str) -> None:
+        await self._checked(Ctl.VIDEO_RESOLUTION, TEG_RESOLUTIONS[value], "set_resolution")
+
+    async def _reboot(self) -> None:
+        data = Ctrl(self.link_id, Ctl.REBOOT, 0).encode()
+        for i in range(REBOOT_REPEAT):
+            if i:
+                await asyncio.sleep(REBOOT_GAP)
+            self._send(data)
+
+    async def _refresh_state(self) -> None:
+        """Re-send LIVE: its answer carries the media params (size, flip bits)."""
+        fut = self._params_waiter = asyncio.get_running_loop().create_future()
+        live = Ctrl.live(self.link_id, self.live_mask).encode()
+        try:
+            await self._retry(fut, lambda: self._send(live), LIVE_RETRY, "no media params")
+        finally:
+            self._params_waiter = None
+
+    _params_waiter: asyncio.Future[None] | None = None
+
+    def _on_params(self, params: MediaParams) -> None:
+        self.params = params
+        resolution = f"{params.width}x{params.height}"
+        self._set_state(
+            flip=bool(params.flip & 1),
+            mirror=bool(params.flip & 2),
+            resolution=resolution if resolution in TEG_RESOLUTIONS else self.state.resolution,
+        )
+        waiter = self._params_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     # -- datagram handling ------------------------------------------------------------
 
     def _on_datagram(self, data: bytes, addr: Any) -> None:
@@ -322,9 +471,13 @@ class TegSession(CameraSession):
         elif kind is CtrlResp:
             assert isinstance(msg, CtrlResp)
             if msg.ctl == Ctl.LIVE and msg.params is not None:
-                self.params = msg.params
+                self._on_params(msg.params)
                 if msg.sub & StreamMask.VIDEO:
                     self._set_live()
+            else:
+                pending = self._command
+                if pending is not None and pending[0] == msg.ctl and not pending[1].done():
+                    pending[1].set_result(msg.sub)
         elif kind is Ctrl:
             assert isinstance(msg, Ctrl)
             # A late CLOSE addressed to an older session (other link id) must not

@@ -13,13 +13,15 @@ from abc import ABC, abstractmethod
 import asyncio
 from collections.abc import Callable
 import logging
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
+from ...controls import Capability, NightMode, PtzDirection
 from ...errors import (
     CameraTimeoutError,
     ChinesiumError,
     MalformedPacketError,
     UnsupportedCameraError,
+    UnsupportedCommandError,
 )
 from ...model import Codec
 from .layers import AppLayer
@@ -168,8 +170,15 @@ class AppClient(ABC):
     """First bytes of the camera's control messages (identifies the layer)."""
     supported: ClassVar[bool] = True
     """False for a client that exists but must not be offered yet."""
-    capabilities: ClassVar[frozenset[str]] = frozenset()
-    """Extras beyond live video, e.g. ``"snapshot"`` (:meth:`snapshot_jpeg`)."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    """What the layer offers beyond live video (e.g. ``SNAPSHOT`` = :meth:`snapshot_jpeg`).
+
+    The registry's view; an instance may report fewer (:meth:`live_capabilities`)
+    once the camera told what it has."""
+    resolutions: ClassVar[tuple[str, ...]] = ()
+    """Values :meth:`set_resolution` accepts."""
+    night_modes: tuple[NightMode, ...] = ()
+    """Modes :meth:`set_night_mode` accepts (may be narrowed per camera)."""
     default_credentials: tuple[tuple[str, str], ...] = ()
     """Factory (username, password) pairs to try, most common first."""
     video_channel: int = VIDEO_CHANNEL
@@ -237,3 +246,42 @@ class AppClient(ABC):
     @abstractmethod
     async def stop_video(self) -> None:
         """Ask the camera to stop streaming (best effort; no reply awaited)."""
+
+    # -- controls (defaults: unsupported; layers override what they offer)
+
+    def live_capabilities(self) -> frozenset[Capability]:
+        """Capabilities of this camera (the class's, minus what the camera said it lacks)."""
+        return self.capabilities
+
+    async def ptz_move(self, direction: PtzDirection) -> None:
+        """Start moving in ``direction`` (STOP: stop)."""
+        raise UnsupportedCommandError("ptz")
+
+    async def ptz_step(self, direction: PtzDirection) -> None:
+        """One step in ``direction`` (default: start, then stop)."""
+        await self.ptz_move(direction)
+        await self.ptz_move(PtzDirection.STOP)
+
+    async def set_night_mode(self, mode: NightMode) -> None:
+        """Switch IR-cut / IR LEDs."""
+        raise UnsupportedCommandError("set_night_mode")
+
+    async def set_light(self, on: bool) -> None:
+        """Switch the white light / lamp."""
+        raise UnsupportedCommandError("set_light")
+
+    async def set_orientation(self, flip: bool, mirror: bool) -> None:
+        """Set flip and mirror together."""
+        raise UnsupportedCommandError("set_flip")
+
+    async def set_resolution(self, value: str) -> None:
+        """Switch the stream to ``value`` (one of :attr:`resolutions`)."""
+        raise UnsupportedCommandError("set_resolution")
+
+    async def reboot(self) -> None:
+        """Ask the camera to reboot."""
+        raise UnsupportedCommandError("reboot")
+
+    async def read_state(self) -> dict[str, Any]:
+        """Query the camera; return :class:`~...controls.CameraState` fields it reported."""
+        return {}

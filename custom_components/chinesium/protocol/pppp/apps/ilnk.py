@@ -8,11 +8,19 @@ Replies answer request ``c`` with ``c + 0x100``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 import struct
-from typing import Self
+from typing import Any, Self
 
-from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
+from ...controls import Capability, NightMode, PtzDirection
+from ...errors import (
+    AuthenticationError,
+    CameraRejectedError,
+    CameraTimeoutError,
+    ChinesiumError,
+    MalformedPacketError,
+)
 from .base import AppClient, ChannelLike, MagicFramer, ReplyWaiter
 from .layers import AppLayer
 
@@ -27,7 +35,47 @@ CMD_LIVEVIDEO_START = 0x3010
 CMD_LIVEVIDEO_STOP = 0x3011
 CMD_VIDEOPARAM_SET = 0x3018
 CMD_SNAPSHOT_GET = 0x301A
+CMD_REBOOT = 0x1011
+CMD_IRCUT = 0x300A
+CMD_LIGHTFILL = 0x300B
+CMD_PASSTHROUGH = 0x50FF
 REPLY_OFFSET = 0x0100
+
+PASSTHROUGH_MAGIC = 0x010A
+PASSTHROUGH_DEST = 0xFFFF
+PTZ_SET = 0x5049
+"""Pass-through command id of a PTZ move (aiopppp ``CMD_PTZ_SET``)."""
+PTZ_PARAM_DIRECTION = 0
+PTZ_DIRECTIONS: dict[PtzDirection, int] = {
+    PtzDirection.UP: 0,
+    PtzDirection.DOWN: 1,
+    PtzDirection.LEFT: 2,
+    PtzDirection.RIGHT: 3,
+    PtzDirection.STOP: 12,
+}
+VIDEOPARAM_ROTATE = 8
+"""VIDEOPARAM type 8 (aiopppp ``ROTATE``): value bit 0 = flip, bit 1 = mirror (our reading)."""
+RESOLUTION_320X240 = 0
+STATUS_SIZE = 124
+_STATUS = struct.Struct("<4s5i64s10B6s4s4s3I")
+REBOOT_WAIT = 1.0
+ILNK_CAPABILITIES: frozenset[Capability] = frozenset(
+    {
+        Capability.PTZ,
+        Capability.NIGHT_MODE,
+        Capability.LIGHT,
+        Capability.FLIP,
+        Capability.MIRROR,
+        Capability.RESOLUTION,
+        Capability.REBOOT,
+        Capability.FIRMWARE,
+        Capability.BATTERY,
+        Capability.CHARGING,
+        Capability.WIFI_SIGNAL,
+    }
+)
+"""IRCUT/LIGHTFILL, REBOOT, VIDEOPARAM (resolution, rotate), PTZ pass-through,
+SYSTEM_STATUS (firmware, battery mV, charging, dBm) (pppp.md §6.3)."""
 
 DEST_LOGIN = 0x00FF
 DEST_DEFAULT = 0x0000
@@ -36,6 +84,7 @@ USER_FIELD = 32
 PASSWORD_FIELD = 128
 VIDEOPARAM_RESOLUTION = 1
 RESOLUTION_640X480 = 2
+RESOLUTIONS: dict[str, int] = {"640x480": RESOLUTION_640X480, "320x240": RESOLUTION_320X240}
 
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "admin"  # noqa: S105 - public factory default
@@ -133,9 +182,14 @@ class IlnkClient(AppClient):
     display_name = "iLnk binary (YsxLite, FtyCamPro)"
     magic = ILNK_MAGIC
     default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD), ("admin", "6666"))
+    capabilities = ILNK_CAPABILITIES
+    resolutions = tuple(RESOLUTIONS)
+    night_modes = (NightMode.ON, NightMode.OFF)
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
         """Attach to ``control`` (channel 0)."""
+        self.resolution = RESOLUTION_640X480
+        self._missing: frozenset[Capability] = frozenset()
         self._decoder = IlnkDecoder()
         self._replies: ReplyWaiter[IlnkMessage] = ReplyWaiter()
         self.ticket = NO_TICKET
@@ -180,11 +234,116 @@ class IlnkClient(AppClient):
             raise AuthenticationError(f"iLnk login rejected {username!r} (result {result})")
         self.ticket = data[4:8]
 
-    async def start_video(self, resolution: int = RESOLUTION_640X480) -> None:
+    async def start_video(self, resolution: int | None = None) -> None:
         """Set the resolution (0x3018), then start live video (0x3010)."""
-        self.send(CMD_VIDEOPARAM_SET, struct.pack("<II", VIDEOPARAM_RESOLUTION, resolution))
+        value = self.resolution if resolution is None else resolution
+        self.send(CMD_VIDEOPARAM_SET, struct.pack("<II", VIDEOPARAM_RESOLUTION, value))
         self.send(CMD_LIVEVIDEO_START)
 
     async def stop_video(self) -> None:
         """PEER_LIVEVIDEO_STOP (no reply awaited)."""
         self.send(CMD_LIVEVIDEO_STOP)
+
+    # -- controls
+
+    async def command(self, command: int, data: bytes = b"") -> IlnkMessage:
+        """Send a request; a negative i32 in the reply's first data bytes is a refusal.
+
+        A reply without data is taken as success; 1-3 data bytes are malformed.
+        """
+        reply = await self.request(command, data)
+        if 0 < len(reply.data) < 4:
+            raise MalformedPacketError(f"iLnk 0x{command:04x} reply has {len(reply.data)} bytes")
+        if len(reply.data) >= 4:
+            (result,) = struct.unpack_from("<i", reply.data)
+            if result < 0:
+                raise CameraRejectedError(f"iLnk 0x{command:04x} refused (result {result})")
+        return reply
+
+    def live_capabilities(self) -> frozenset[Capability]:
+        """Minus battery/charging/signal when SYSTEM_STATUS reports none."""
+        return self.capabilities - self._missing
+
+    async def ptz_move(self, direction: PtzDirection) -> None:
+        """PASSTHROUGH_STRING_PUT carrying a PTZ_SET direction (aiopppp's packing)."""
+        await self.command(CMD_PASSTHROUGH, encode_ptz(PTZ_DIRECTIONS[direction]))
+
+    async def set_night_mode(self, mode: NightMode) -> None:
+        """IRCUT (0x300A) with a u32 LE 1 (IR on) / 0 (off)."""
+        await self.command(CMD_IRCUT, struct.pack("<I", int(mode is NightMode.ON)))
+
+    async def set_light(self, on: bool) -> None:
+        """LIGHTFILL (0x300B) with a u32 LE 1 / 0."""
+        await self.command(CMD_LIGHTFILL, struct.pack("<I", int(on)))
+
+    async def set_orientation(self, flip: bool, mirror: bool) -> None:
+        """VIDEOPARAM_SET type 8 (rotate), value bit 0 flip, bit 1 mirror."""
+        value = int(flip) | int(mirror) << 1
+        await self.command(CMD_VIDEOPARAM_SET, struct.pack("<II", VIDEOPARAM_ROTATE, value))
+
+    async def set_resolution(self, value: str) -> None:
+        """VIDEOPARAM_SET type 1 (0 = 320x240, 2 = 640x480)."""
+        code = RESOLUTIONS[value]
+        await self.command(CMD_VIDEOPARAM_SET, struct.pack("<II", VIDEOPARAM_RESOLUTION, code))
+        self.resolution = code
+
+    async def reboot(self) -> None:
+        """SYSTEM_REBOOT (0x1011); its answer (if any) is awaited briefly."""
+        self.send(CMD_REBOOT)
+        with contextlib.suppress(CameraTimeoutError):
+            await self._replies.wait(
+                lambda m: m.command == CMD_REBOOT + REPLY_OFFSET, REBOOT_WAIT, "iLnk reboot"
+            )
+
+    async def read_state(self) -> dict[str, Any]:
+        """SYSTEM_STATUS_GET (0x1008), decoded by :func:`parse_status`."""
+        reply = await self.command(CMD_STATUS_GET)
+        out = parse_status(reply.data)
+        missing: set[Capability] = set()
+        if "battery_mv" not in out:
+            missing.update((Capability.BATTERY, Capability.CHARGING))
+        if "wifi_dbm" not in out:
+            missing.add(Capability.WIFI_SIGNAL)
+        self._missing = frozenset(missing)
+        if out.get("firmware"):
+            self.firmware = out["firmware"]
+        out["resolution"] = next(k for k, v in RESOLUTIONS.items() if v == self.resolution)
+        return out
+
+
+def encode_ptz(direction: int) -> bytes:
+    """Pass-through body of a PTZ move (layout as aiopppp packs it; big-endian inner header).
+
+    u32 LE total length, then ``>HHHH`` magic 0x010A, command 0x5049, body length + 4,
+    dest 0xFFFF, 4 zero bytes, then ``>III`` param type 0 (direction), direction, 0.
+    """
+    body = struct.pack(">III", PTZ_PARAM_DIRECTION, direction, 0)
+    head = struct.pack(
+        ">4H4x", PASSTHROUGH_MAGIC, PTZ_SET, (len(body) + 4) & 0xFFFF, PASSTHROUGH_DEST
+    )
+    return struct.pack("<I", len(head) + len(body)) + head + body
+
+
+def parse_status(data: bytes) -> dict[str, Any]:
+    """Decode a SYSTEM_STATUS reply into :class:`CameraState` fields.
+
+    Layout as aiopppp reads it (``<4s5i64s10B6s4s4s3I``); our reading of the
+    unnamed fields (pppp.md §6.3 says only "fw version, battery, net info"):
+    bytes 0-3 firmware (printed high byte first), i32 @4 battery mV (0 = none),
+    i32 @16 Wi-Fi dBm (aiopppp is unsure whether it is uptime; accepted only in
+    -120..-1), i32 @20 power supply (non-zero = charging), byte 93 IR-cut.
+    """
+    if len(data) < STATUS_SIZE:
+        raise MalformedPacketError(f"iLnk status reply has {len(data)} bytes, need {STATUS_SIZE}")
+    fields = _STATUS.unpack_from(data)
+    version: bytes = fields[0]
+    battery, dbm, power = fields[1], fields[4], fields[5]
+    ir_cut = fields[12]
+    out: dict[str, Any] = {"firmware": ".".join(str(b) for b in reversed(version))}
+    if battery > 0:
+        out["battery_mv"] = battery
+        out["charging"] = power != 0
+    if -120 <= dbm < 0:
+        out["wifi_dbm"] = dbm
+    out["night_mode"] = NightMode.ON if ir_cut else NightMode.OFF
+    return out

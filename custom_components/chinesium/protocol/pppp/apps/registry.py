@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...controls import Capability
 from .base import AppClient
 from .ilnk import IlnkClient
 from .layers import AppLayer
@@ -32,8 +33,10 @@ class LayerEntry:
     magic: bytes | None
     """First bytes of a control message (``None``: not recognisable by payload)."""
     client: type[AppClient] | None = None
-    capabilities: frozenset[str] = frozenset()
-    """What the client can do beyond live video (e.g. ``"snapshot"``)."""
+    capabilities: frozenset[Capability] = frozenset()
+    """What the client can do or report beyond live video (see :class:`Capability`)."""
+    resolutions: tuple[str, ...] = ()
+    """Resolutions the layer can switch to."""
 
     @property
     def supported(self) -> bool:
@@ -44,7 +47,12 @@ class LayerEntry:
 def entry_for_client(client: type[AppClient]) -> LayerEntry:
     """Registry entry declared by an app client class."""
     return LayerEntry(
-        client.layer, client.display_name, client.magic, client, frozenset(client.capabilities)
+        client.layer,
+        client.display_name,
+        client.magic,
+        client,
+        frozenset(client.capabilities),
+        client.resolutions,
     )
 
 

@@ -8,11 +8,19 @@ followed by compact UTF-8 JSON carrying ``pro``, ``cmd``, the credentials and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 from typing import Any
 
-from ...errors import AuthenticationError, CameraRejectedError, ChinesiumError, MalformedPacketError
+from ...controls import Capability, NightMode, PtzDirection
+from ...errors import (
+    AuthenticationError,
+    CameraRejectedError,
+    CameraTimeoutError,
+    ChinesiumError,
+    MalformedPacketError,
+)
 from .base import AppClient, ChannelLike, MagicFramer, ReplyWaiter
 from .layers import AppLayer
 
@@ -23,7 +31,41 @@ MAX_JSON = 64 * 1024
 
 CMD_CHECK_USER = 100
 CMD_GET_PARMS = 101
+CMD_DEV_CONTROL = 102
 CMD_STREAM = 111
+CMD_PTZ_CONTROL = 128
+
+PTZ_START: dict[PtzDirection, int] = {
+    PtzDirection.UP: 0,
+    PtzDirection.DOWN: 2,
+    PtzDirection.LEFT: 4,
+    PtzDirection.RIGHT: 6,
+}
+"""ptz_control ``value`` starting a move; the value + 1 stops it (pppp.md §6.2, aiopppp)."""
+PTZ_STOPS = (5, 7, 3, 1)
+"""STOP sends every axis' stop (left, right, down, up), as aiopppp does."""
+ICUT: dict[NightMode, int] = {NightMode.OFF: 0, NightMode.ON: 1, NightMode.AUTO: 2}
+"""dev_control / get_parms ``icut``: 1 = IR on and 0 = off as aiopppp sends them; 2 = auto is
+our guess, offered only when get_parms says ``isShowIcutAuto: 1`` (see protocol notes)."""
+VIDEO_MODES: dict[str, int] = {"640x480": 1, "320x240": 2}
+"""``stream`` ``video`` values (pppp.md §6.2)."""
+REBOOT_WAIT = 1.0
+"""Seconds to wait for an answer to ``reboot`` (aiopppp does not wait at all)."""
+SHIX_CAPABILITIES: frozenset[Capability] = frozenset(
+    {
+        Capability.PTZ,
+        Capability.NIGHT_MODE,
+        Capability.LIGHT,
+        Capability.RESOLUTION,
+        Capability.REBOOT,
+        Capability.FIRMWARE,
+        Capability.BATTERY,
+        Capability.CHARGING,
+        Capability.WIFI_SIGNAL,
+    }
+)
+"""dev_control (icut, lamp, reboot), ptz_control, stream video:1/2, get_parms (sysver,
+batValue, batStatus, signal). Flip/mirror are only read (``rotmir``): no set command is known."""
 
 RESULT_OK = 0
 RESULT_BAD_USER = -1
@@ -131,9 +173,14 @@ class ShixClient(AppClient):
     display_name = "SHIX JSON (HDWifiCamPro, 365Cam, LookCamPro)"
     magic = SHIX_PREFIX
     default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD),)
+    capabilities = SHIX_CAPABILITIES
+    resolutions = tuple(VIDEO_MODES)
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
         """Attach to ``control`` (channel 0)."""
+        self.video_mode = VIDEO_MODES["640x480"]
+        self.night_modes = (NightMode.ON, NightMode.OFF)
+        self._missing: frozenset[Capability] = frozenset()
         self._decoder = ShixDecoder()
         self._replies: ReplyWaiter[dict[str, Any]] = ReplyWaiter()
         self.user = DEFAULT_USER
@@ -167,9 +214,11 @@ class ShixClient(AppClient):
             raise CameraRejectedError(f"SHIX check_user failed (result {result})")
         self.info = reply
 
-    async def start_video(self, resolution: int = 1) -> None:
-        """``stream`` with ``video:1`` (about 640x480); JPEG frames follow on channel 1."""
-        reply = await self.request("stream", CMD_STREAM, video=resolution)
+    async def start_video(self, resolution: int | None = None) -> None:
+        """``stream`` with ``video:1`` (about 640x480, default) or ``video:2`` (320x240)."""
+        reply = await self.request(
+            "stream", CMD_STREAM, video=self.video_mode if resolution is None else resolution
+        )
         result = _result(reply)
         if result in (RESULT_BAD_USER, RESULT_BAD_PASSWORD):
             raise AuthenticationError(f"SHIX stream rejected credentials (result {result})")
@@ -179,6 +228,99 @@ class ShixClient(AppClient):
     async def stop_video(self) -> None:
         """``stream`` with ``video:0`` (no reply awaited)."""
         self._control.write(encode_request("stream", CMD_STREAM, self.user, self.password, video=0))
+
+    # -- controls
+
+    async def command(self, pro: str, cmd: int, **extra: Any) -> dict[str, Any]:
+        """Send a command; raise :class:`CameraRejectedError` unless ``result`` is 0."""
+        reply = await self.request(pro, cmd, **extra)
+        result = _result(reply)
+        if result != RESULT_OK:
+            raise CameraRejectedError(f"SHIX {pro} failed (result {result})")
+        return reply
+
+    def live_capabilities(self) -> frozenset[Capability]:
+        """Without battery/signal fields in get_parms, those capabilities are dropped."""
+        return self.capabilities - self._missing
+
+    async def ptz_move(self, direction: PtzDirection) -> None:
+        """``ptz_control`` ``parms:0``, ``value`` = start code (STOP: every stop code)."""
+        values = PTZ_STOPS if direction is PtzDirection.STOP else (PTZ_START[direction],)
+        for value in values:
+            await self.command("ptz_control", CMD_PTZ_CONTROL, parms=0, value=value)
+
+    async def set_night_mode(self, mode: NightMode) -> None:
+        """``dev_control`` ``icut`` (see :data:`ICUT`)."""
+        await self.command("dev_control", CMD_DEV_CONTROL, icut=ICUT[mode])
+
+    async def set_light(self, on: bool) -> None:
+        """``dev_control`` ``lamp`` 1/0 (the value get_parms reports as ``lamp``)."""
+        await self.command("dev_control", CMD_DEV_CONTROL, lamp=int(on))
+
+    async def set_resolution(self, value: str) -> None:
+        """Re-send ``stream`` with the new ``video`` mode (the camera switches the stream)."""
+        mode = VIDEO_MODES[value]
+        await self.start_video(mode)
+        self.video_mode = mode
+
+    async def reboot(self) -> None:
+        """``dev_control`` ``reboot:1``; the answer (if any) is awaited briefly."""
+        self._control.write(
+            encode_request("dev_control", CMD_DEV_CONTROL, self.user, self.password, reboot=1)
+        )
+        with contextlib.suppress(CameraTimeoutError):
+            await self._replies.wait(
+                lambda m: _reply_cmd(m) == CMD_DEV_CONTROL, REBOOT_WAIT, "dev_control reboot"
+            )
+
+    async def read_state(self) -> dict[str, Any]:
+        """``get_parms``: sysver, batValue/batStatus, signal, icut, lamp, rotmir."""
+        reply = await self.command("get_parms", CMD_GET_PARMS)
+        out: dict[str, Any] = {
+            "resolution": next(k for k, v in VIDEO_MODES.items() if v == self.video_mode)
+        }
+        missing: set[Capability] = set()
+        sysver = reply.get("sysver")
+        if isinstance(sysver, str) and sysver:
+            out["firmware"] = sysver
+            self.firmware = sysver
+        battery = _int(reply.get("batValue"))
+        if battery is None:
+            missing.update((Capability.BATTERY, Capability.CHARGING))
+        else:
+            out["battery_percent"] = battery
+            status = _int(reply.get("batStatus"))
+            if status is not None:
+                out["charging"] = status == 1
+        signal = _int(reply.get("signal"))
+        if signal is None:
+            missing.add(Capability.WIFI_SIGNAL)
+        else:
+            out["wifi_percent"] = signal
+        if _int(reply.get("isShowIcutAuto")) == 1:
+            self.night_modes = (NightMode.AUTO, NightMode.ON, NightMode.OFF)
+        icut = _int(reply.get("icut"))
+        mode = next((m for m, v in ICUT.items() if v == icut), None)
+        if mode is not None:
+            out["night_mode"] = mode
+        lamp = _int(reply.get("lamp"))
+        if lamp is not None:
+            out["light"] = bool(lamp)
+        rotmir = _int(reply.get("rotmir"))
+        if rotmir is not None:
+            out["flip"] = bool(rotmir & 1)
+            out["mirror"] = bool(rotmir & 2)
+        self._missing = frozenset(missing)
+        return out
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _reply_cmd(reply: dict[str, Any]) -> int | None:

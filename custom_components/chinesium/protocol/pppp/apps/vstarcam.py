@@ -18,9 +18,17 @@ import contextlib
 from dataclasses import dataclass, field
 import re
 import struct
+from typing import Any
 from urllib.parse import quote
 
-from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
+from ...controls import Capability, NightMode, PtzDirection
+from ...errors import (
+    AuthenticationError,
+    CameraRejectedError,
+    CameraTimeoutError,
+    ChinesiumError,
+    MalformedPacketError,
+)
 from ...model import Codec
 from .base import AppClient, ChannelLike, MagicFramer, MediaChannelLike, ReplyWaiter
 from .layers import AppLayer
@@ -42,6 +50,36 @@ REFRESH_AFTER = 1.0
 
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "888888"  # noqa: S105 - public factory default
+
+PTZ_COMMANDS: dict[PtzDirection, int] = {
+    PtzDirection.UP: 0,
+    PtzDirection.DOWN: 2,
+    PtzDirection.LEFT: 4,
+    PtzDirection.RIGHT: 6,
+}
+"""``decoder_control.cgi`` ``command`` starting a move; command + 1 stops that move."""
+PARAM_RESOLUTION = 0
+PARAM_FLIP = 5
+"""``camera_control.cgi`` param 5: value bit 0 flip, bit 1 mirror (IPCAM CGI SDK)."""
+PARAM_IRCUT = 14
+"""``camera_control.cgi`` param 14 = IR (1 on / 0 off): our reading, see protocol notes."""
+RESOLUTIONS: dict[str, int] = {"640x480": 32, "320x240": 8}
+"""``camera_control.cgi`` param 0 values of the IPCAM CGI SDK (MJPEG models)."""
+REBOOT_WAIT = 1.0
+VSTARCAM_CAPABILITIES: frozenset[Capability] = frozenset(
+    {
+        Capability.SNAPSHOT,
+        Capability.PTZ,
+        Capability.NIGHT_MODE,
+        Capability.FLIP,
+        Capability.MIRROR,
+        Capability.RESOLUTION,
+        Capability.REBOOT,
+        Capability.FIRMWARE,
+    }
+)
+"""snapshot.cgi, decoder_control.cgi (PTZ), camera_control.cgi (IR, flip/mirror,
+resolution), reboot.cgi, get_status.cgi (``sys_ver``) / get_camera_params.cgi (pppp.md §6.4)."""
 
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
@@ -172,6 +210,15 @@ def _is_picture(reply: CgiReply) -> bool:
     return reply.jpeg is not None or reply.refused
 
 
+def _has(key: str) -> Callable[[CgiReply], bool]:
+    """Accept a text reply carrying ``key`` (or a refusal): other replies are not ours."""
+
+    def pred(reply: CgiReply) -> bool:
+        return reply.jpeg is None and (key in reply.values or reply.refused)
+
+    return pred
+
+
 class VstarcamClient(AppClient):
     """Client side of the VStarcam CGI layer: status login, live stream, snapshot."""
 
@@ -179,8 +226,10 @@ class VstarcamClient(AppClient):
     name = AppLayer.VSTARCAM.value
     display_name = "VStarcam CGI (Eye4, O-KAM Pro, JXLCAM)"
     magic = VSTARCAM_PREFIX
-    capabilities = frozenset({"snapshot"})
+    capabilities = VSTARCAM_CAPABILITIES
     video_codecs = frozenset({Codec.H264, Codec.H265})
+    resolutions = tuple(RESOLUTIONS)
+    night_modes = (NightMode.ON, NightMode.OFF)
     default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD),)
 
     def __init__(
@@ -204,6 +253,8 @@ class VstarcamClient(AppClient):
         self._media_at = 0.0
         self._requested_at = 0.0
         self._refresher: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._last_move = PtzDirection.UP
         super().__init__(control, reply_timeout=reply_timeout)
 
     # -- control channel
@@ -229,10 +280,19 @@ class VstarcamClient(AppClient):
     async def request(
         self, cgi: str, params: dict[str, str | int] | None = None, *, picture: bool = False
     ) -> CgiReply:
-        """Send a CGI call and wait for its text reply (``picture``: a JPEG reply)."""
-        self.send(cgi, params)
+        """Send a CGI call and wait for its text reply (``picture``: a JPEG reply).
+
+        Replies name no request, so calls that wait are serialised.
+        """
         pred = _is_picture if picture else _is_text
-        return await self._replies.wait(pred, self.reply_timeout, f"VStarcam {cgi}")
+        return await self._call(cgi, params, pred)
+
+    async def _call(
+        self, cgi: str, params: dict[str, str | int] | None, pred: Callable[[CgiReply], bool]
+    ) -> CgiReply:
+        async with self._lock:
+            self.send(cgi, params)
+            return await self._replies.wait(pred, self.reply_timeout, f"VStarcam {cgi}")
 
     async def login(self, username: str, password: str) -> None:
         """Probe with ``get_status.cgi`` (``check_user.cgi`` when it has no ``result``).
@@ -301,6 +361,84 @@ class VstarcamClient(AppClient):
         """``livestream.cgi?streamid=16`` (no reply awaited)."""
         self._stop_refresher()
         self.send("livestream.cgi", {"streamid": STREAM_STOP})
+
+    # -- controls
+
+    async def command(self, cgi: str, params: dict[str, str | int]) -> CgiReply:
+        """A CGI call whose reply must carry a ``result`` that is not negative."""
+        reply = await self.request(cgi, params)
+        if reply.result is None:
+            raise MalformedPacketError(f"VStarcam {cgi} reply has no result: {reply.body[:40]!r}")
+        if reply.refused:
+            raise CameraRejectedError(f"VStarcam {cgi} refused (result {reply.result})")
+        return reply
+
+    async def ptz_move(self, direction: PtzDirection) -> None:
+        """``decoder_control.cgi?command=N`` (STOP: the stop code of the last move)."""
+        if direction is PtzDirection.STOP:
+            code = PTZ_COMMANDS[self._last_move] + 1
+        else:
+            code = PTZ_COMMANDS[direction]
+            self._last_move = direction
+        await self.command("decoder_control.cgi", {"command": code})
+
+    async def ptz_step(self, direction: PtzDirection) -> None:
+        """``decoder_control.cgi?command=N&onestep=1``: the camera stops by itself."""
+        if direction is PtzDirection.STOP:
+            await self.ptz_move(direction)
+            return
+        await self.command(
+            "decoder_control.cgi", {"command": PTZ_COMMANDS[direction], "onestep": 1}
+        )
+
+    async def set_night_mode(self, mode: NightMode) -> None:
+        """``camera_control.cgi?param=14&value=1|0``."""
+        value = int(mode is NightMode.ON)
+        await self.command("camera_control.cgi", {"param": PARAM_IRCUT, "value": value})
+
+    async def set_orientation(self, flip: bool, mirror: bool) -> None:
+        """``camera_control.cgi?param=5&value=0..3``."""
+        value = int(flip) | int(mirror) << 1
+        await self.command("camera_control.cgi", {"param": PARAM_FLIP, "value": value})
+
+    async def set_resolution(self, value: str) -> None:
+        """``camera_control.cgi?param=0&value=N``."""
+        code = RESOLUTIONS[value]
+        await self.command("camera_control.cgi", {"param": PARAM_RESOLUTION, "value": code})
+
+    async def reboot(self) -> None:
+        """``reboot.cgi``; its answer (if any) is awaited briefly."""
+        async with self._lock:
+            self.send("reboot.cgi")
+            with contextlib.suppress(CameraTimeoutError):
+                await self._replies.wait(_is_text, REBOOT_WAIT, "VStarcam reboot.cgi")
+
+    async def read_state(self) -> dict[str, Any]:
+        """``get_status.cgi`` (``sys_ver``) and ``get_camera_params.cgi`` (flip, resolution, IR)."""
+        out: dict[str, Any] = {}
+        status = await self._call("get_status.cgi", None, _has("sys_ver"))
+        if status.refused:
+            raise CameraRejectedError(f"VStarcam get_status.cgi refused (result {status.result})")
+        firmware = status.get("sys_ver")
+        if firmware:
+            self.firmware = out["firmware"] = firmware
+        params = await self._call("get_camera_params.cgi", None, _has("flip"))
+        if params.refused:
+            raise CameraRejectedError(
+                f"VStarcam get_camera_params.cgi refused (result {params.result})"
+            )
+        flip = params.get_int("flip")
+        if flip is not None:
+            out["flip"] = bool(flip & 1)
+            out["mirror"] = bool(flip & 2)
+        code = params.get_int("resolution")
+        name = next((k for k, v in RESOLUTIONS.items() if v == code), None)
+        if name is not None:
+            out["resolution"] = name
+        ircut = params.get_int("ircut")
+        if ircut is not None:
+            out["night_mode"] = NightMode.ON if ircut else NightMode.OFF
+        return out
 
     async def snapshot_jpeg(self, resolution: int = 1) -> bytes:
         """``snapshot.cgi?res=N``: the JPEG the camera returns on channel 0.
