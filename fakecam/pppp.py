@@ -36,6 +36,8 @@ import time
 from typing import Any, ClassVar, Protocol, Self
 import urllib.parse
 
+from fakecam.motion import MotionFrameSource, MotionScript
+
 __all__ = [
     "PpppCamera",
     "PpppCameraConfig",
@@ -261,7 +263,11 @@ class _PillowFrames:
         return buf.getvalue()
 
 
-async def _frame_source(width: int, height: int, seed: int) -> _FrameSourceLike:
+async def _frame_source(
+    width: int, height: int, seed: int, motion: MotionScript | None = None, fps: float = 15.0
+) -> _FrameSourceLike:
+    if motion is not None:  # per camera: the script's clock is the camera's frame count
+        return MotionFrameSource(motion, width=width, height=height, fps=fps)
     key = (width, height, seed)
     src = _FRAME_SOURCES.get(key)
     if src is None:
@@ -321,6 +327,8 @@ class PpppCameraConfig:
     stream_seconds: float = 3.0
     snapshot: bool = True
     gop_offset: int = 0
+    motion: MotionScript | None = None
+    """JPEG layers: play a scripted motion scenario (fakecam/motion.py)."""
 
     @property
     def app_layer(self) -> str:
@@ -483,7 +491,8 @@ class _AppHandler:
     async def load(self, size: tuple[int, int]) -> None:
         """Prepare the media for ``size`` (JPEG layers: a frame source)."""
         w, h = size
-        self.cam._frames[size] = await _frame_source(w, h, self.cam.config.seed)
+        cfg = self.cam.config
+        self.cam._frames[size] = await _frame_source(w, h, cfg.seed, cfg.motion, cfg.fps)
 
     def next_media(self, sess: _Session) -> _Media | None:
         src = self.cam._frames.get(sess.resolution)
@@ -785,7 +794,8 @@ class _VstarcamHandler(_AppHandler):
         size = (cam.config.width, cam.config.height)
         src = cam._frames.get(size)
         if src is None:
-            src = cam._frames[size] = await _frame_source(*size, cam.config.seed)
+            cfg = cam.config
+            src = cam._frames[size] = await _frame_source(*size, cfg.seed, cfg.motion, cfg.fps)
         if cam._sessions.get(sess.addr) is sess:
             self._send(sess, src.next_frame())
 
@@ -1340,6 +1350,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream-seconds", type=float, default=3.0, help="vstarcam: video per livestream.cgi"
     )
     parser.add_argument("--fps", type=float, default=15.0)
+    parser.add_argument("--motion", action="store_true", help="JPEG: scripted motion scenario")
     parser.add_argument("--loss", type=float, default=0.0, help="outgoing DRW loss probability")
     parser.add_argument("--dup", type=float, default=0.0, help="outgoing DRW duplication prob.")
     parser.add_argument("--reorder", type=float, default=0.0, help="outgoing DRW reorder prob.")
@@ -1374,6 +1385,7 @@ def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
         silence_timeout=args.silence_timeout,
         strict=args.strict,
         allow_non_loopback=args.allow_non_loopback,
+        motion=MotionScript() if getattr(args, "motion", False) else None,
     )
 
 
