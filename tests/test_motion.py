@@ -259,3 +259,30 @@ def test_h26x_moving_square_detected(codec: str) -> None:
     assert events[0][1] is True
     assert 3.0 <= events[0][0] <= 4.0, events
     assert detector.errors == 0
+
+
+def test_due_matches_analysed_frames() -> None:
+    frames = _frames(SCRIPT, 4.0)
+    detector = MotionDetector()
+    due = 0
+    for i, (t, jpeg) in enumerate(frames):
+        frame = Frame(jpeg, 640, 480, t, i + 1)
+        before = detector.frames_analysed
+        is_due = detector.due(frame)
+        due += is_due
+        detector.feed(frame)
+        assert (detector.frames_analysed > before) == is_due
+    assert due == detector.frames_analysed > 0
+    # Only due frames fed (the executor pattern): same decisions, same cadence.
+    only_due = MotionDetector(hold=2.0)
+    events = []
+    for i, (t, jpeg) in enumerate(_frames(SCRIPT, 12.0)):
+        frame = Frame(jpeg, 640, 480, t, i + 1)
+        if only_due.due(frame):
+            changed = only_due.feed(frame)
+            if changed is not None:
+                events.append((t, changed))
+    assert [on for _, on in events] == [True, False], events
+    assert 5.0 <= events[0][0] <= 6.0
+    # A non-key H.264 frame is never due.
+    assert not MotionDetector().due(Frame(b"", 0, 0, 1.0, 1, codec=Codec.H264, keyframe=False))
