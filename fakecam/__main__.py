@@ -15,6 +15,7 @@ import signal
 import sys
 from types import ModuleType
 
+from .motion import MotionScript
 from .teg import DEFAULT_TOKEN, DEFAULT_UID, TegCamera, TegCameraConfig
 
 _LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
@@ -56,6 +57,7 @@ def add_teg_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--uid", action="append", default=None, help="UID per --host (in order)")
     p.add_argument("--password", "--token", dest="token", default=DEFAULT_TOKEN)
     p.add_argument("--fps", type=float, default=15.0)
+    p.add_argument("--motion", action="store_true", help="scripted motion scenario pictures")
     p.add_argument("--loss", type=float, default=0.0, help="media packet loss probability")
     p.add_argument("--dup", type=float, default=0.0, help="media packet duplication probability")
     p.add_argument("--reorder", type=float, default=0.0, help="in-frame reordering probability")
@@ -102,6 +104,7 @@ def build_teg_configs(args: argparse.Namespace) -> list[TegCameraConfig]:
                 frame_id_start=args.frame_id_start,
                 discovery_repeat=args.discovery_repeat,
                 resend=args.resend,
+                motion=MotionScript() if args.motion else None,
                 allow_non_loopback=args.allow_non_loopback,
             )
         )

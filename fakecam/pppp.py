@@ -36,6 +36,8 @@ import time
 from typing import Any, ClassVar, Protocol, Self
 import urllib.parse
 
+from fakecam.motion import MotionFrameSource, MotionScript
+
 from .controls import CameraControls
 
 __all__ = [
@@ -263,7 +265,11 @@ class _PillowFrames:
         return buf.getvalue()
 
 
-async def _frame_source(width: int, height: int, seed: int) -> _FrameSourceLike:
+async def _frame_source(
+    width: int, height: int, seed: int, motion: MotionScript | None = None, fps: float = 15.0
+) -> _FrameSourceLike:
+    if motion is not None:  # per camera: the script's clock is the camera's frame count
+        return MotionFrameSource(motion, width=width, height=height, fps=fps)
     key = (width, height, seed)
     src = _FRAME_SOURCES.get(key)
     if src is None:
@@ -334,6 +340,8 @@ class PpppCameraConfig:
     ``"ilnk:0x300a"``, ``"vstarcam:camera_control.cgi"``)."""
     garble_commands: frozenset[str] = frozenset()
     """Commands answered with a malformed reply (same names)."""
+    motion: MotionScript | None = None
+    """JPEG layers: play a scripted motion scenario (fakecam/motion.py)."""
 
     @property
     def app_layer(self) -> str:
@@ -500,7 +508,7 @@ class _AppHandler:
         if cfg.frames is not None and size == (cfg.width, cfg.height):
             self.cam._frames[size] = cfg.frames
             return
-        self.cam._frames[size] = await _frame_source(w, h, cfg.seed)
+        self.cam._frames[size] = await _frame_source(w, h, cfg.seed, cfg.motion, cfg.fps)
 
     def next_media(self, sess: _Session) -> _Media | None:
         src = self.cam._frames.get(sess.resolution)
@@ -966,7 +974,8 @@ class _VstarcamHandler(_AppHandler):
         size = (cam.config.width, cam.config.height)
         src = cam._frames.get(size)
         if src is None:
-            src = cam._frames[size] = await _frame_source(*size, cam.config.seed)
+            cfg = cam.config
+            src = cam._frames[size] = await _frame_source(*size, cfg.seed, cfg.motion, cfg.fps)
         if cam._sessions.get(sess.addr) is sess:
             self._send(sess, src.next_frame())
 
@@ -1544,6 +1553,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream-seconds", type=float, default=3.0, help="vstarcam: video per livestream.cgi"
     )
     parser.add_argument("--fps", type=float, default=15.0)
+    parser.add_argument("--motion", action="store_true", help="JPEG: scripted motion scenario")
     parser.add_argument("--loss", type=float, default=0.0, help="outgoing DRW loss probability")
     parser.add_argument("--dup", type=float, default=0.0, help="outgoing DRW duplication prob.")
     parser.add_argument("--reorder", type=float, default=0.0, help="outgoing DRW reorder prob.")
@@ -1578,6 +1588,7 @@ def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
         silence_timeout=args.silence_timeout,
         strict=args.strict,
         allow_non_loopback=args.allow_non_loopback,
+        motion=MotionScript() if getattr(args, "motion", False) else None,
     )
 
 

@@ -42,6 +42,7 @@ from typing import Self
 
 from .controls import CameraControls
 from .frames import FrameSource
+from .motion import MotionFrameSource, MotionScript
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -122,6 +123,7 @@ class TegCameraConfig:
     makes the camera honour NAKs once (beyond the spec: TEG cameras
     reportedly never retransmit). ``frames`` lets cameras share one
     :class:`FrameSource` (default: one shared per process and frame size).
+    ``motion`` plays a scripted motion scenario instead (fakecam/motion.py).
     """
 
     host: str = "127.0.0.1"
@@ -158,6 +160,7 @@ class TegCameraConfig:
     """Seconds the camera stays silent after a REBOOT command."""
     dark: bool = False
     """Night mode AUTO sees darkness (grey IR picture)."""
+    motion: MotionScript | None = None
 
 
 @dataclass(slots=True)
@@ -295,7 +298,13 @@ class TegCamera:
         self.config = cfg
         self.stats = TegStats()
         self.rng = random.Random(cfg.seed)
-        self.frames = cfg.frames or _shared_frames(cfg.width, cfg.height)
+        self.frames: FrameSource | MotionFrameSource
+        if cfg.frames is None and cfg.motion is not None:
+            self.frames = MotionFrameSource(
+                cfg.motion, width=cfg.width, height=cfg.height, fps=cfg.fps
+            )
+        else:
+            self.frames = cfg.frames or _shared_frames(cfg.width, cfg.height)
         self.silent = False
         self.finished_sessions: list[SessionCounters] = []
         self.discovery_port = 0

@@ -203,12 +203,7 @@ def probe_order(ident: Identification, *, encrypted: bool) -> list[AppLayer]:
     obfuscated network is most likely SHIX, a plaintext one iLnk (iLnk has no
     transport encryption, so it is never tried on an obfuscated network).
     """
-    # VStarcam last: its cameras are usually placed by key or prefix already.
-    base = (
-        [AppLayer.SHIX, AppLayer.VSTARCAM]
-        if encrypted
-        else [AppLayer.ILNK, AppLayer.SHIX, AppLayer.VSTARCAM]
-    )
+    base = [AppLayer.SHIX] if encrypted else [AppLayer.ILNK, AppLayer.SHIX]
     if ident.layer in SUPPORTED:
         assert ident.layer is not None
         # A hint can be wrong (prefix guesses): fall back to the other layer.
