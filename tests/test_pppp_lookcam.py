@@ -27,14 +27,18 @@ from fakecam.pppp import PpppCamera, PpppCameraConfig, _LookcamHandler, lookcam_
 LOGIN_JSON = b'{"cmd":"LoginDev","pwd":"123456"}'
 STAMP = 1_700_000_000 + 3600  # local time for tz +1 h
 
-VECTOR_LOGIN = bytes.fromhex(
-    "a0afafaf"  # magic, u32 LE 0xAFAFAFA0
-    "00"  # 0
-    "01"  # timezone offset in hours (signed)
-    "10ff536500000000"  # i64 LE local timestamp 1700003600
-    "0000000000000000"  # 8 zero bytes
-    "21000000"  # JSON length 33, u32 LE
-) + LOGIN_JSON + bytes.fromhex("f4f3f2f1")  # trailer
+VECTOR_LOGIN = (
+    bytes.fromhex(
+        "a0afafaf"  # magic, u32 LE 0xAFAFAFA0
+        "00"  # 0
+        "01"  # timezone offset in hours (signed)
+        "10ff536500000000"  # i64 LE local timestamp 1700003600
+        "0000000000000000"  # 8 zero bytes
+        "21000000"  # JSON length 33, u32 LE
+    )
+    + LOGIN_JSON
+    + bytes.fromhex("f4f3f2f1")
+)  # trailer
 
 
 def test_vector_login_frame() -> None:
@@ -48,7 +52,8 @@ def test_vector_login_frame() -> None:
     assert _LookcamHandler.message_size(bytearray(VECTOR_LOGIN)) == len(VECTOR_LOGIN)
     # commands go on channel 1
     drw = encode_drw(lookcam.COMMAND_CHANNEL, 0, lib)
-    assert drw[:8] == bytes.fromhex("f1d0") + (4 + len(lib)).to_bytes(2, "big") + b"\xd1\x01\x00\x00"
+    head = bytes.fromhex("f1d0") + (4 + len(lib)).to_bytes(2, "big")
+    assert drw[:8] == head + b"\xd1\x01\x00\x00"
 
 
 def test_vector_get_dev_info_and_negative_timezone() -> None:
@@ -224,7 +229,11 @@ async def test_session_streams_from_emulator(codec: str, want: Codec) -> None:
             assert decoded_sizes(frames, want) == [(320, 240)] * len(frames)
         finally:
             await session.close()
-        assert cam.stats.commands[:3] == ["lookcam:LoginDev", "lookcam:GetDevInfo", "lookcam:OpenVideo"]
+        assert cam.stats.commands[:3] == [
+            "lookcam:LoginDev",
+            "lookcam:GetDevInfo",
+            "lookcam:OpenVideo",
+        ]
         assert cam.stats.stream_stops == 1  # OpenVideo state 0 on close
 
 

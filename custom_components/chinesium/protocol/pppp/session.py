@@ -112,7 +112,7 @@ class PpppSession(CameraSession):
         self.conn = conn
         self._set_facts(local_port=conn.local_port)
         conn.on_lost(self._on_conn_lost)
-        self._note("session", port=conn.remote[1] if conn.remote else None, key=key)
+        self._note("session", key=key, did_prefix=conn.did.prefix if conn.did else None)
         ident = self._identify(conn, key)
         self._note("identify", layer=ident.layer, source=ident.source)
         if ident.layer is not None and ident.layer not in SUPPORTED:
