@@ -5,7 +5,8 @@
 notes (what was identified, which login failed). It never holds credentials:
 every string registered with :meth:`TraceRecorder.redact` is masked in the
 recorded bytes (also its URL-quoted, JSON-escaped and LSB-flipped forms, and a
-piece of it cut off at the end of the recorded window), and device IDs are
+piece of it at the end of the recorded window or at the start of a DRW payload,
+where a secret split across two DRWs would show), and device IDs are
 kept only as prefix + last characters. Masked bytes show as ``**`` in the hex.
 
 Usage::
@@ -31,7 +32,10 @@ DEFAULT_HEAD = 32
 """Leading bytes kept per datagram."""
 MASK = -1
 _MIN_TAIL = 2
-"""A secret's prefix this long at the end of the window is masked too."""
+"""A secret's piece this long at the end of the window (or the start of a DRW
+payload) is masked too."""
+_DRW_BODY = 8
+"""Offset of the payload in a DRW datagram."""
 
 
 def short_id(uid: str | None) -> str | None:
@@ -186,12 +190,18 @@ class TraceRecorder:
     def _hex(self, data: bytes) -> str:
         # Mask the whole datagram first, then cut: a secret crossing the cut is caught.
         window = self._mask(data)[: self.head]
-        if len(data) > self.head:
-            cut = data[: self.head]
-            for secret in self._secrets:
-                for k in range(min(len(secret) - 1, self.head), _MIN_TAIL - 1, -1):
-                    if cut.endswith(secret[:k]):
-                        window[self.head - k :] = [MASK] * k
+        cut = data[: self.head]
+        # A DRW payload may start with the rest of a secret cut by the previous DRW.
+        body = _DRW_BODY if data[:2] == b"\xf1\xd0" else 0
+        for secret in self._secrets:
+            for k in range(min(len(secret) - 1, len(cut)), _MIN_TAIL - 1, -1):
+                if cut.endswith(secret[:k]):  # a piece cut off at the window/datagram end
+                    window[len(cut) - k :] = [MASK] * k
+                    break
+            if body:
+                for k in range(min(len(secret) - 1, len(cut) - body), _MIN_TAIL - 1, -1):
+                    if cut[body:].startswith(secret[-k:]):
+                        window[body : body + k] = [MASK] * k
                         break
         return " ".join("**" if b == MASK else f"{b:02x}" for b in window)
 

@@ -177,16 +177,22 @@ async def discover_pppp(
         if key is None and data[:2] == _EXT_ACK_HEAD:
             key, ext = "", True
         plain = data if not key else Cipher.create(key).decrypt(data)
-        if trace is not None:
-            trace.record("rx", plain, port=source[1], key=key or None)
         msg: Any = None
         if key is not None:
             with contextlib.suppress(ChinesiumError, ValueError):
                 msg = PunchPkt(*PunchPkt._decode_body(plain[4:])) if ext else decode(plain)
         if not isinstance(msg, PunchPkt):
-            if source not in known_addrs and source not in unknown:
-                unknown[source] = unknown_variant(bytes(data), ip, source[1], search_port)
+            seen = unknown.get(source)
+            if source not in known_addrs and seen is None:
+                seen = unknown[source] = unknown_variant(bytes(data), ip, source[1], search_port)
+            if trace is not None:
+                if seen is not None and not seen.uid.startswith("unknown@"):
+                    trace.device_id(seen.uid, bytes(data[4:24]))
+                trace.record("rx", plain, port=source[1], key=key or None)
             return
+        if trace is not None:  # the DID first, so the recorded bytes are shortened
+            trace.device_id(str(msg.did), msg.raw_did)
+            trace.record("rx", plain, port=source[1], key=key or None)
         known_addrs.add(source)
         uid = str(msg.did)
         if uid in found:

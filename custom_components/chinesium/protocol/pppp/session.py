@@ -73,6 +73,8 @@ class PpppSession(CameraSession):
         if trace is not None:
             trace.redact(self.credentials.password, self.credentials.username)
             trace.device_id(info.uid)
+        self.first_media: bytes | None = None
+        """The first 32 bytes of the first media payload (layer header included)."""
         self.reidentified_from: str | None = None
         """The stored app layer that no longer answered, when the session re-identified."""
         self.conn: PpppConnection | None = None
@@ -220,6 +222,8 @@ class PpppSession(CameraSession):
                     client.feed(await control.read())
                 auth_failed = False
                 for user, password in self._candidates(type(client)):
+                    if self.trace is not None:
+                        self.trace.redact(user, password)  # defaults are credentials too
                     try:
                         await client.login(user, password)
                     except AuthenticationError as err:
@@ -281,6 +285,8 @@ class PpppSession(CameraSession):
     def _on_video(self, payload: bytes) -> None:
         stats = self.stats
         stats.media_packets += 1
+        if stats.media_packets == 1:
+            self._first_media(payload)
         asm = self._assembler
         frames = asm.feed(payload)
         if asm.dropped != self._dropped_seen:
@@ -302,14 +308,19 @@ class PpppSession(CameraSession):
             self._seq += 1
             self._deliver_frame(Frame.now(data, width, height, self._seq))
 
+    def _first_media(self, payload: bytes) -> None:
+        self.first_media = payload[:32]
+        if self.trace is not None:
+            self.trace.note("media", first_bytes=payload[:16], size=len(payload))
+
     def _on_own_media(self, payload: bytes) -> None:
         """Media of a layer that cuts its own frames (LookCam ``01 af af af``)."""
         self.stats.media_packets += 1
         client = self.client
         if client is None:
             return
-        if self.trace is not None and self.stats.media_packets == 1:
-            self.trace.note("media", first_bytes=payload[:16], size=len(payload))
+        if self.stats.media_packets == 1:
+            self._first_media(payload)
         for unit in client.media_units(payload):
             self._on_unit(unit)
 
