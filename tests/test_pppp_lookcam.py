@@ -277,3 +277,23 @@ async def test_discovery_lists_lookcam_as_supported() -> None:
     assert [(i.uid, i.app_layer, i.supported) for i in found] == [(DUID, "lookcam", True)]
     assert found[0].extra["key"] is None
     assert json.dumps(found[0].as_dict())
+
+
+def test_emulator_reply_and_media_bytes() -> None:
+    cam = PpppCamera(PpppCameraConfig(duid=DUID))
+    handler = next(h for h in cam._handlers if h.name == "lookcam")
+    sent: list[tuple[bytes, int]] = []
+    cam._reply = lambda _sess, payload, channel=0: sent.append((payload, channel))  # type: ignore[method-assign]
+    sess: Any = object()
+    handler.handle(sess, lookcam.encode_message({"cmd": "GetDevInfo"}, timestamp=0))
+    ((reply, channel),) = sent
+    assert channel == 1
+    assert reply[:6] == b"\xa0\xaf\xaf\xaf\x00\x00"
+    assert reply[14:22] == bytes(8)
+    n = int.from_bytes(reply[22:26], "little")
+    assert len(reply) == 26 + n + 4
+    assert reply[-4:] == b"\xf4\xf3\xf2\xf1"
+    assert json.loads(reply[26:-4])["cmd"] == "GetDevInfo"
+    header = handler.media_header(0x10, 1000, 0, 0.0)
+    assert header == b"\x01\xaf\xaf\xaf" + bytes(79)
+    assert handler.video_channel == 0
