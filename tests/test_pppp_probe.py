@@ -256,3 +256,29 @@ async def test_probe_no_camera(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert rc == cli.PROBE_NO_ANSWER
     assert "answer: none" in out
     assert data["counts"]["rx"] == 0
+
+
+async def test_probe_teg_camera(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fakecam.teg import TegCamera, TegCameraConfig
+
+    cfg = TegCameraConfig(
+        host="127.0.0.1", discovery_port=0, session_port=0, uid="EMUCAM1-0123456789AB-C0FFEE"
+    )
+    cam = TegCamera(cfg)
+    await cam.start()
+    try:
+        host, port = "127.0.0.1", cam.discovery_port
+        path = tmp_path / "teg.json"
+        args = cli.build_parser().parse_args(
+            ["probe", f"{host}:{port}", "--bind", host, "--timeout", "0.6", "--trace", str(path)]
+        )
+        rc = await cli._probe(args)
+    finally:
+        await cam.stop()
+    out = capsys.readouterr().out
+    assert rc == cli.PROBE_OK, out
+    assert "identified: family=teg" in out
+    assert "media: jpeg" in out
+    text = path.read_text()
+    assert json.loads(text)["counts"]["rx"] > 0
+    assert_clean(text, "9e8040834b3a")  # the default login token

@@ -32,6 +32,7 @@ from . import (
     Family,
     Frame,
     SessionOptions,
+    create_session,
     discover,
     open_session,
 )
@@ -332,13 +333,19 @@ def _raw_did(cls: Any, uid: str) -> bytes:
 async def _probe_teg(
     args: argparse.Namespace, out: _Steps, info: CameraInfo, trace: TraceRecorder
 ) -> int:
+    from .teg.session import TegSession  # noqa: PLC0415
+
     trace.device_id(info.uid)
     out.step("answer", f"from {info.host}:{info.port}", family="teg", uid=short_id(info.uid))
     out.step("identified", "family=teg (no PPPP app layers)")
     options = SessionOptions(local_host=args.bind, connect_timeout=args.connect_timeout)
+    session = create_session(info, Credentials(password=args.password), options)
+    if isinstance(session, TegSession):
+        session.trace = trace
     try:
-        session = await open_session(info, Credentials(password=args.password), options)
+        await session.start()
     except ChinesiumError as err:
+        await session.close()
         out.step("login", "failed", error=type(err).__name__, detail=f"'{err}'")
         trace.note("result", outcome="login failed", error=type(err).__name__)
         return PROBE_SESSION_FAILED
