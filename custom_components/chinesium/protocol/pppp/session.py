@@ -8,6 +8,13 @@ Video payloads on the media channel go straight into a
 :class:`~.apps.avframe.FrameAssembler`; each complete JPEG, or H.264/H.265
 access unit (VStarcam I/P frames, codec told by the NAL headers, P-frames
 dropped until the first keyframe), becomes a :class:`~..model.Frame`.
+LookCam (commands on channel 1, media on channel 0 behind its own 83-byte
+header) cuts its access units itself (``AppClient.own_media``).
+
+A stored ``info.app_layer`` that no longer answers, answers in another
+layer, or names a layer we cannot speak is re-identified from the clues and
+probing (:attr:`PpppSession.reidentified_from`, ``facts.app_layer``). An
+optional :class:`~..trace.TraceRecorder` records datagrams and steps.
 """
 
 from __future__ import annotations
