@@ -12,9 +12,11 @@ retransmit), in-order delivery with reordering/duplicate handling, ALIVE /
 ALIVE_ACK, silence timeout, CLOSE, optional CS2 obfuscation (``encrypt``) and
 seeded fault injection on outgoing DRWs.
 
-Application layers (§6.2-§6.4), one handler class each (``_HANDLERS``): SHIX
-JSON (``06 0a a0 80``), iLnk binary (``11 0a`` + XqBytes) and VStarcam CGI
-(``01 0a 00 00``). Video on channel 1 with the 32-byte A/V header (§6.7):
+Application layers (§6.2-§6.5), one handler class each (``_HANDLERS``): SHIX
+JSON (``06 0a a0 80``), iLnk binary (``11 0a`` + XqBytes), VStarcam CGI
+(``01 0a 00 00``) and LookCam JSON (``a0 af af af`` on channel 1, HEVC frames
+behind an 83-byte ``01 af af af`` header on channel 0). Other layers' video is
+on channel 1 with the 32-byte A/V header (§6.7):
 JPEG frames (SHIX, iLnk) or H.264/H.265 access units encoded once by
 :func:`fakecam.h26x.encode_loop` and replayed as a closed GOP loop (VStarcam).
 """
@@ -63,6 +65,8 @@ MAGIC = 0xF1
 T_LAN_SEARCH = 0x30
 T_PUNCH_PKT = 0x41
 T_P2P_RDY = 0x42
+T_LAN_SEARCH_EXT = 0x32  # iLnk (pppp.md §1.1)
+T_LAN_SEARCH_EXT_ACK = 0x33
 T_DRW = 0xD0
 T_DRW_ACK = 0xD1
 T_ALIVE = 0xE0
@@ -162,11 +166,16 @@ _VSTARCAM_PREFIXES = {"VSTA", "VSTB", "VSTC", "VSTD", "VSTF", "VSTG", "VSTH", "V
 _VSTARCAM_PREFIXES |= {"VSTL", "VSTM", "VSTN", "VSTP", "VC0", "VE", "ELSC", "ACCQ", "BCCQ"}
 
 
+_LOOKCAM_PREFIXES = {"BHCC", "FHBB", "GHBB"}
+
+
 def app_for_did(duid: str) -> str:
     """Application layer typical for a DID prefix (pppp.md §6.1 / seed); default shix."""
     prefix = did_from_bytes(did_to_bytes(duid)).split("-", 1)[0]
     if prefix in _ILNK_PREFIXES:
         return "ilnk"
+    if prefix in _LOOKCAM_PREFIXES:
+        return "lookcam"
     return "vstarcam" if prefix in _VSTARCAM_PREFIXES else "shix"
 
 
@@ -342,6 +351,22 @@ class PpppCameraConfig:
     """Commands answered with a malformed reply (same names)."""
     motion: MotionScript | None = None
     """JPEG layers: play a scripted motion scenario (fakecam/motion.py)."""
+    # -- LookCam / unknown-variant knobs (issue 12)
+    lookcam_codec: str = "h265"
+    """LookCam: codec of the channel-0 media (HEVC per pppp.md §6.5)."""
+    lookcam_reply_header: int = 26
+    """LookCam: header size of replies (26 like requests; the seed says 25)."""
+    lookcam_check_password: bool = False
+    """LookCam: refuse a wrong ``LoginDev`` pwd (real firmware does not check it)."""
+    answer_any_search: bool = False
+    """Answer every datagram on the discovery port, even one that does not decrypt
+    with our key (lets a client see a camera whose PSK it does not know)."""
+    punch_magic: int = 0xF1
+    """First byte of our PUNCH_PKT answer (another value = an unknown PPPP variant)."""
+    app_magic: bytes | None = None
+    """Answer every app-layer request with this unknown magic (+ 12 zero bytes)."""
+    lan_search_ext: bool = False
+    """Answer iLnk LAN_SEARCH_EXT (0x32) with a 52-byte 0x33 (DID + 32 zero bytes)."""
 
     @property
     def app_layer(self) -> str:
@@ -355,6 +380,11 @@ class PpppCameraConfig:
             return self.password
         handler = _HANDLERS.get(self.app_layer)
         return handler.default_password if handler is not None else "6666"
+
+    @property
+    def codec_for_layer(self) -> str:
+        """Codec of the H.26x media (LookCam has its own knob)."""
+        return self.lookcam_codec if self.app_layer == "lookcam" else self.codec
 
 
 @dataclass(slots=True)
@@ -487,9 +517,15 @@ class _AppHandler:
     """Default of the "video index restarts per stream request" quirk."""
     stream_seconds: float = 0.0
     """Seconds of video per stream request (0 = until stopped)."""
+    video_channel: ClassVar[int] = CH_VIDEO
+    """DRW channel of the media frames."""
 
     def __init__(self, cam: PpppCamera) -> None:
         self.cam = cam
+
+    def media_header(self, ftype: int, length: int, counter: int, now: float) -> bytes:
+        """Header in front of each media frame (default: the 32-byte ``55 aa 15 a8``)."""
+        return av_header(ftype, length, counter, now)
 
     @staticmethod
     def message_size(buf: bytearray) -> int | None:
@@ -1001,8 +1037,149 @@ class _VstarcamHandler(_AppHandler):
         return (AV_I_FRAME if frame.keyframe else AV_P_FRAME, frame.data, frame.keyframe)
 
 
+LOOKCAM_MAGIC = b"\xa0\xaf\xaf\xaf"
+LOOKCAM_TRAILER = b"\xf4\xf3\xf2\xf1"
+LOOKCAM_MEDIA_MAGIC = b"\x01\xaf\xaf\xaf"
+LOOKCAM_MEDIA_HEADER = 83
+CH_LOOKCAM_CMD = 1
+CH_LOOKCAM_MEDIA = 0
+
+
+def lookcam_frame(obj: dict[str, Any], *, tz_hours: int = 0, stamp: int | None = None) -> bytes:
+    """LookCam command framing (pppp.md §6.5): 26-byte header, JSON, ``f4 f3 f2 f1``."""
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    if stamp is None:
+        stamp = int(time.time()) + tz_hours * 3600
+    head = LOOKCAM_MAGIC + struct.pack("<Bbq8xI", 0, tz_hours, stamp, len(body))
+    return head + body + LOOKCAM_TRAILER
+
+
+class _LookcamHandler(_AppHandler):
+    """LookCam JSON (``a0 af af af``, pppp.md §6.5).
+
+    Commands on channel 1: 26-byte header (magic, 0, tz hours, i64 LE local
+    time, 8 zero bytes, u32 LE JSON length), JSON, trailer ``f4 f3 f2 f1``;
+    replies framed the same way on channel 1 (header size knob: the seed says
+    the device prefix is 25 bytes). ``LoginDev`` -> ``result``/``connectNum``
+    (password not checked unless ``lookcam_check_password``), ``GetDevInfo``,
+    ``OpenVideo`` ``state`` 1/2 start, 0 stop (no JSON reply). Media on channel
+    0: an 83-byte header ``01 af af af`` + zeros (its fields are not publicly
+    documented) and one Annex-B access unit (HEVC by default).
+    """
+
+    name = "lookcam"
+    magic = LOOKCAM_MAGIC
+    header_size = 26
+    default_password = "123456"  # noqa: S105 - not enforced by the firmware (§6.5)
+    video_channel = CH_LOOKCAM_MEDIA
+
+    def __init__(self, cam: PpppCamera) -> None:
+        super().__init__(cam)
+        self._loops: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self._connects = 0
+
+    @staticmethod
+    def message_size(buf: bytearray) -> int | None:
+        (length,) = struct.unpack_from("<I", buf, 22)
+        return None if length > 64 * 1024 else 26 + length + 4
+
+    def _send(self, sess: _Session, obj: dict[str, Any]) -> None:
+        raw = lookcam_frame(obj)
+        if self.cam.config.lookcam_reply_header == 25:
+            raw = raw[:21] + raw[22:]  # 25-byte variant: one zero pad byte fewer
+        self.cam._reply(sess, raw, channel=CH_LOOKCAM_CMD)
+
+    def handle(self, sess: _Session, msg: bytes) -> None:
+        cam = self.cam
+        stats = cam.stats
+        cfg = cam.config
+        if msg[-4:] != LOOKCAM_TRAILER:
+            stats.garbage_rx += 1
+            return
+        try:
+            req = json.loads(msg[26:-4].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            stats.garbage_rx += 1
+            return
+        if not isinstance(req, dict):
+            stats.garbage_rx += 1
+            return
+        cmd = req.get("cmd")
+        stats.commands.append(f"lookcam:{cmd}")
+        if cmd == "LoginDev":
+            if cfg.lookcam_check_password and req.get("pwd") != cfg.effective_password:
+                stats.logins_failed += 1
+                stats.auth_failures += 1
+                self._send(sess, {"cmd": "LoginDev", "result": -1})
+                return
+            stats.logins_ok += 1
+            sess.logged_in = True
+            self._connects += 1
+            self._send(
+                sess,
+                {
+                    "cmd": "LoginDev",
+                    "result": 0,
+                    "connectNum": self._connects,
+                    "devtype": 1,
+                    "audioType": 1,
+                    "SampleRate": 8000,
+                    "csType": 0,
+                },
+            )
+        elif cmd == "GetDevInfo":
+            self._send(
+                sess,
+                {
+                    "cmd": "GetDevInfo",
+                    "result": 0,
+                    "devId": cfg.duid,
+                    "version": "FAKECAM_LOOKCAM 1.0",
+                    "wifiName": "fakecam",
+                    "wifiSignal": 100,
+                    "ledState": 0,
+                },
+            )
+        elif cmd == "OpenVideo":
+            state = req.get("state")
+            if state in (1, 2):
+                cam._start_stream(sess, (cfg.width, cfg.height))
+            elif state == 0:
+                cam._stop_stream(sess)
+        elif cmd in ("LevelFlip", "VerticalFlip", "SetLed", "SetDevVideoInfo"):
+            pass  # no JSON reply (pppp.md §6.5 sources)
+        elif cmd == "AppointDev":
+            self._send(sess, {"cmd": "AppointDev", "result": 0, "state": 0})
+        else:
+            self._send(sess, {"cmd": cmd, "result": 0})
+
+    def media_header(self, ftype: int, length: int, counter: int, now: float) -> bytes:
+        return LOOKCAM_MEDIA_MAGIC + bytes(LOOKCAM_MEDIA_HEADER - 4)
+
+    def media_ready(self, size: tuple[int, int]) -> bool:
+        return size in self._loops
+
+    async def load(self, size: tuple[int, int]) -> None:
+        from fakecam.h26x import encode_loop  # noqa: PLC0415 - needs av, only here
+
+        cfg = self.cam.config
+        w, h = size
+        fps = max(1, round(cfg.fps))
+        self._loops[size] = await asyncio.to_thread(
+            encode_loop, cfg.lookcam_codec, width=w, height=h, fps=fps, frames=2 * fps, gop=fps
+        )
+
+    def next_media(self, sess: _Session) -> _Media | None:
+        loop = self._loops.get(sess.resolution)
+        if not loop:
+            return None
+        frame = loop[sess.loop_pos % len(loop)]
+        sess.loop_pos += 1
+        return (AV_I_FRAME if frame.keyframe else AV_P_FRAME, frame.data, frame.keyframe)
+
+
 _HANDLERS: dict[str, type[_AppHandler]] = {
-    h.name: h for h in (_ShixHandler, _IlnkHandler, _VstarcamHandler)
+    h.name: h for h in (_ShixHandler, _IlnkHandler, _VstarcamHandler, _LookcamHandler)
 }
 """Application-layer handlers by layer name."""
 
@@ -1247,10 +1424,16 @@ class PpppCamera:
             return
         decoded = self._decode(data)
         if decoded is None:
+            if self.config.answer_any_search:
+                self._answer_search(addr)
             return
         ptype, _ = decoded
         if ptype == T_LAN_SEARCH:
             self._answer_search(addr)
+        elif ptype == T_LAN_SEARCH_EXT and self.config.lan_search_ext:
+            self.stats.searches += 1
+            self._send(addr, packet(T_LAN_SEARCH_EXT_ACK, self.did + bytes(32)))
+            self.stats.punch_replies += 1
         else:
             self.stats.stray_rx += 1
 
@@ -1258,7 +1441,10 @@ class PpppCamera:
         self.stats.searches += 1
         if self._sess is None:
             return
-        self._send(addr, packet(T_PUNCH_PKT, self.did))
+        raw = packet(T_PUNCH_PKT, self.did)
+        if self.config.punch_magic != MAGIC:
+            raw = bytes((self.config.punch_magic & 0xFF,)) + raw[1:]
+        self._send(addr, raw)
         self.stats.punch_replies += 1
 
     def _did_matches(self, body: bytes) -> bool:
@@ -1397,6 +1583,14 @@ class PpppCamera:
 
     def _parse_app(self, sess: _Session, chan: _Channel) -> None:
         buf = chan.stream
+        if self.config.app_magic is not None:
+            # An app layer nobody knows: answer anything with our own magic.
+            if buf:
+                number = next(n for n, c in sess.channels.items() if c is chan)
+                self.stats.commands.append(f"unknown:{bytes(buf[:4]).hex()}")
+                buf.clear()
+                self._reply(sess, self.config.app_magic + bytes(12), channel=number)
+            return
         handlers = self._handlers
         while len(buf) >= 8:
             handler = next((h for h in handlers if buf.startswith(h.magic)), None)
@@ -1455,7 +1649,8 @@ class PpppCamera:
         if media is None:
             return False
         ftype, data, keyframe = media
-        chan = sess.channel(CH_VIDEO, self.config.start_index)
+        video_ch = self._app.video_channel
+        chan = sess.channel(video_ch, self.config.start_index)
         needed = (len(data) + 32 + MAX_DRW_PAYLOAD - 1) // MAX_DRW_PAYLOAD
         if sess.need_key and not keyframe:
             self.stats.frames_skipped += 1
@@ -1466,9 +1661,9 @@ class PpppCamera:
             return False
         sess.need_key = False
         counter = 0 if ftype in (AV_I_FRAME, AV_P_FRAME) else sess.frame_no  # VStarcam: reserved
-        header = av_header(ftype, len(data), counter, self._camera_clock())
+        header = self._app.media_header(ftype, len(data), counter, self._camera_clock())
         sess.frame_no += 1
-        self._send_drw(sess, CH_VIDEO, header + data)
+        self._send_drw(sess, video_ch, header + data)
         self.sent_frames.append(data)
         self.stats.frames_sent += 1
         return True
@@ -1562,6 +1757,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--silence-timeout", type=float, default=7.0)
     parser.add_argument("--strict", action="store_true", help="drop sloppy datagrams")
     parser.add_argument("--allow-non-loopback", action="store_true")
+    parser.add_argument(
+        "--lookcam-codec", choices=["h264", "h265"], default="h265", help="lookcam video"
+    )
+    parser.add_argument(
+        "--answer-any-search",
+        action="store_true",
+        help="answer searches that do not decrypt with --encrypt (unknown-PSK camera)",
+    )
+    parser.add_argument(
+        "--app-magic", metavar="HEX", default=None, help="answer with an unknown app magic"
+    )
+    parser.add_argument("--lan-search-ext", action="store_true", help="answer iLnk 0x32")
 
 
 def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
@@ -1589,6 +1796,10 @@ def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
         strict=args.strict,
         allow_non_loopback=args.allow_non_loopback,
         motion=MotionScript() if getattr(args, "motion", False) else None,
+        lookcam_codec=getattr(args, "lookcam_codec", "h265"),
+        answer_any_search=getattr(args, "answer_any_search", False),
+        app_magic=bytes.fromhex(args.app_magic) if getattr(args, "app_magic", None) else None,
+        lan_search_ext=getattr(args, "lan_search_ext", False),
     )
 
 

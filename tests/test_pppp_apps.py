@@ -326,12 +326,20 @@ def test_identify_clues() -> None:
 def test_probe_order() -> None:
     none = identify.Identification(None, "unknown")
     assert identify.probe_order(none, encrypted=True) == [AppLayer.SHIX]
-    assert identify.probe_order(none, encrypted=False) == [AppLayer.ILNK, AppLayer.SHIX]
+    assert identify.probe_order(none, encrypted=False) == [
+        AppLayer.ILNK,
+        AppLayer.SHIX,
+        AppLayer.LOOKCAM,
+    ]
     ilnk_id = identify.Identification(AppLayer.ILNK, "prefix")
     assert identify.probe_order(ilnk_id, encrypted=True) == [AppLayer.ILNK, AppLayer.SHIX]
     shix_id = identify.Identification(AppLayer.SHIX, "key")
     assert identify.probe_order(shix_id, encrypted=True) == [AppLayer.SHIX]
-    assert identify.probe_order(shix_id, encrypted=False) == [AppLayer.SHIX, AppLayer.ILNK]
+    assert identify.probe_order(shix_id, encrypted=False) == [
+        AppLayer.SHIX,
+        AppLayer.ILNK,
+        AppLayer.LOOKCAM,
+    ]
     vst_id = identify.Identification(AppLayer.VSTARCAM, "key")
     assert identify.probe_order(vst_id, encrypted=True) == [AppLayer.VSTARCAM, AppLayer.SHIX]
 

@@ -29,8 +29,8 @@ DUID = "DGOA-123456-VWXYZ"
 """A SHIX-family device ID prefix: discovery names the app layer before connecting."""
 UNKNOWN_DUID = "ABCD-123456-VWXYZ"
 """A device ID prefix discovery cannot place: the session probes the app layers."""
-LOOKCAM_DUID = "GHBB-123456-ABCDE"
-"""A LookCam device ID: discovery names its app layer ``lookcam`` (not supported)."""
+LOOKCAM_DUID = "SSAA-123456-ABCDE"
+"""A CamHi device ID: discovery names its app layer ``camhi`` (not supported)."""
 
 type PpppFactory = Callable[..., Awaitable[PpppCamera]]
 
@@ -202,12 +202,12 @@ async def test_obfuscated_camera(hass: HomeAssistant, pppp_factory: PpppFactory)
 
 
 async def test_unsupported_app_layer_scan(hass: HomeAssistant, pppp_factory: PpppFactory) -> None:
-    """A LookCam device ID: listed as unsupported, abort names the layer, repair issue."""
+    """A CamHi device ID: listed as unsupported, abort names the layer, repair issue."""
     cam = await pppp_factory(app="shix", duid=LOOKCAM_DUID)
     with scan_hosts(hass, cam):
         result = await start_flow(hass, "scan")
         label = result["data_schema"].schema["camera"].container[LOOKCAM_DUID]
-        assert label == f"PPPP/lookcam {LOOKCAM_DUID} (127.0.0.1) [unsupported]"
+        assert label == f"PPPP/camhi {LOOKCAM_DUID} (127.0.0.1) [unsupported]"
         issue = ir.async_get(hass).async_get_issue(DOMAIN, f"unsupported_camera_{LOOKCAM_DUID}")
         assert issue is not None
         result = await hass.config_entries.flow.async_configure(
@@ -215,7 +215,7 @@ async def test_unsupported_app_layer_scan(hass: HomeAssistant, pppp_factory: Ppp
         )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "unsupported"
-    assert result["description_placeholders"]["name"] == "PPPP lookcam"
+    assert result["description_placeholders"]["name"] == "PPPP camhi"
     assert not hass.config_entries.async_entries(DOMAIN)
     assert cam.stats.logins_ok == 0
 

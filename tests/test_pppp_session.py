@@ -192,11 +192,41 @@ async def test_close_sends_stop_and_close() -> None:
 
 
 async def test_unsupported_layer_named() -> None:
-    async with camera(app="shix") as cam:
-        session = open_pppp_session(info_for(cam, app="lookcam"), None, OPTS)
+    # A camera whose DID says CamHi (unsupported) is named, not probed.
+    cfg = PpppCameraConfig(host="127.0.0.1", port=0, duid="SSAA-123456-VWXYZ", app="shix")
+    async with PpppCamera(cfg) as cam:
+        info = CameraInfo(cfg.duid, "127.0.0.1", cam.port, Family.PPPP, app_layer="camhi")
+        session = open_pppp_session(info, None, OPTS)
         with pytest.raises(UnsupportedCameraError) as err:
             await session.start()
-        assert err.value.name == "lookcam"
+        assert err.value.name == "camhi"
+        await session.close()
+
+
+@pytest.mark.parametrize("stored", ["camhi", "vstarcam", "lookcam", "no-such-layer"])
+async def test_stored_layer_reidentified_after_firmware_change(stored: str) -> None:
+    # The layer stored at setup no longer answers (or is one we cannot speak):
+    # the session finds the new one and reports it instead of failing forever.
+    async with camera(app="shix") as cam:
+        session = open_pppp_session(info_for(cam, app=stored), None, OPTS)
+        await session.start()
+        try:
+            assert session.facts.app_layer == "shix"
+            assert session.reidentified_from == stored
+            await collect(session, 1)
+        finally:
+            await session.close()
+
+
+async def test_stored_layer_kept_when_it_answers() -> None:
+    async with camera(app="ilnk") as cam:
+        session = open_pppp_session(info_for(cam, app="ilnk"), None, OPTS)
+        await session.start()
+        try:
+            assert (session.facts.app_layer, session.reidentified_from) == ("ilnk", None)
+        finally:
+            await session.close()
+        assert cam.stats.commands[0].startswith("ilnk:")  # no probing of other layers
 
 
 async def test_frame_listener_and_snapshot() -> None:
@@ -260,7 +290,7 @@ class _ScriptedConn:
     [
         (b"\x56\x56\x50\x99" + bytes(48), "meari"),
         (b"\x99\x99\x99\x99" + bytes(20), "camhi"),
-        (b"\xa0\xaf\xaf\xaf" + bytes(30), "lookcam"),
+        (b"\x78\x56\x34\x12" + bytes(30), "yi"),
     ],
 )
 async def test_unsupported_layer_detected_from_reply(

@@ -145,7 +145,7 @@ def test_assembler_splits_h26x_frames() -> None:
 
 
 def test_registry_is_the_one_source() -> None:
-    assert {AppLayer.SHIX, AppLayer.ILNK, AppLayer.VSTARCAM} == registry.SUPPORTED
+    assert {AppLayer.SHIX, AppLayer.ILNK, AppLayer.VSTARCAM, AppLayer.LOOKCAM} == registry.SUPPORTED
     assert set(registry.CLIENTS) == registry.SUPPORTED
     assert set(registry.DISPLAY_NAMES) == set(AppLayer)
     assert registry.CLIENTS[AppLayer.VSTARCAM] is vstarcam.VstarcamClient

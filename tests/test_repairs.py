@@ -20,14 +20,14 @@ from fakecam.pppp import PpppCamera, PpppCameraConfig
 
 from .conftest import override_settings
 
-LOOKCAM = "GHBB-123456-ABCDE"
+LOOKCAM = "SSAA-123456-ABCDE"  # a CamHi prefix: recognised, not supported
 SHIX = "DGOA-123456-VWXYZ"
 
 
 def unsupported(uid: str = LOOKCAM, host: str = "127.0.0.1") -> CameraInfo:
-    """What discovery reports for a LookCam-protocol PPPP camera."""
+    """What discovery reports for a CamHi-protocol PPPP camera (unsupported)."""
     return CameraInfo(
-        uid=uid, host=host, port=32108, family=Family.PPPP, app_layer="lookcam", supported=False
+        uid=uid, host=host, port=32108, family=Family.PPPP, app_layer="camhi", supported=False
     )
 
 
@@ -42,7 +42,7 @@ def our_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
 
 @pytest.fixture
 async def lookcam(socket_enabled: None) -> AsyncIterator[PpppCamera]:
-    """An emulated camera whose device ID names the (unsupported) LookCam layer."""
+    """An emulated camera whose device ID names the (unsupported) CamHi layer."""
     cam = PpppCamera(PpppCameraConfig(host="127.0.0.1", port=0, duid=LOOKCAM, app="shix"))
     await cam.start()
     yield cam
@@ -64,7 +64,7 @@ async def test_background_scan_raises_issue(hass: HomeAssistant, lookcam: PpppCa
     assert issue.severity is ir.IssueSeverity.WARNING
     assert not issue.is_fixable
     assert issue.translation_placeholders == {
-        "name": "PPPP lookcam",
+        "name": "PPPP camhi",
         "uid": LOOKCAM,
         "host": "127.0.0.1",
     }
@@ -109,7 +109,7 @@ async def test_dhcp_unsupported(hass: HomeAssistant, socket_enabled: None) -> No
         )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "unsupported"
-    assert result["description_placeholders"] == {"name": "PPPP lookcam", "uid": LOOKCAM}
+    assert result["description_placeholders"] == {"name": "PPPP camhi", "uid": LOOKCAM}
     assert set(our_issues(hass)) == {unsupported_issue_id(LOOKCAM)}
 
 

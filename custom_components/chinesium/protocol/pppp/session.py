@@ -8,6 +8,13 @@ Video payloads on the media channel go straight into a
 :class:`~.apps.avframe.FrameAssembler`; each complete JPEG, or H.264/H.265
 access unit (VStarcam I/P frames, codec told by the NAL headers, P-frames
 dropped until the first keyframe), becomes a :class:`~..model.Frame`.
+LookCam (commands on channel 1, media on channel 0 behind its own 83-byte
+header) cuts its access units itself (``AppClient.own_media``).
+
+A stored ``info.app_layer`` that no longer answers, answers in another
+layer, or names a layer we cannot speak is re-identified from the clues and
+probing (:attr:`PpppSession.reidentified_from`, ``facts.app_layer``). An
+optional :class:`~..trace.TraceRecorder` records datagrams and steps.
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ from ..errors import (
 from ..jpeg import jpeg_size, looks_like_jpeg
 from ..model import CameraInfo, Codec as FrameCodec, Credentials, Frame
 from ..session import CameraSession, SessionOptions
+from ..trace import TraceRecorder
 from .apps.avframe import AvFrame, Codec, FrameAssembler
-from .apps.base import CONTROL_CHANNEL, AppClient, WrongLayerError
+from .apps.base import AppClient, MediaUnit, UnknownLayerError, WrongLayerError
 from .apps.h26x import detect_codec, picture_size
 from .apps.identify import AppLayer, Identification, identify, probe_order
 from .apps.registry import CLIENTS, DISPLAY_NAMES, REGISTRY, SUPPORTED
@@ -54,16 +62,30 @@ PROBE_TIMEOUT = 1.0
 
 
 class PpppSession(CameraSession):
-    """A live session with one PPPP camera (SHIX JSON, iLnk binary or VStarcam CGI)."""
+    """A live session with one PPPP camera (SHIX JSON, iLnk binary, VStarcam CGI, LookCam)."""
 
     def __init__(
         self,
         info: CameraInfo,
         credentials: Credentials | None = None,
         options: SessionOptions | None = None,
+        *,
+        trace: TraceRecorder | None = None,
     ) -> None:
-        """Prepare the session; nothing is sent until :meth:`start`."""
+        """Prepare the session; nothing is sent until :meth:`start`.
+
+        ``trace`` (optional) records the first datagrams each way and every
+        identification/login step, credentials redacted (:mod:`..trace`).
+        """
         super().__init__(info, credentials, options)
+        self.trace = trace
+        if trace is not None:
+            trace.redact(self.credentials.password, self.credentials.username)
+            trace.device_id(info.uid)
+        self.first_media: bytes | None = None
+        """The first 32 bytes of the first media payload (layer header included)."""
+        self.reidentified_from: str | None = None
+        """The stored app layer that no longer answered, when the session re-identified."""
         self.conn: PpppConnection | None = None
         self.client: AppClient | None = None
         self.app_layer: AppLayer | None = None
@@ -97,15 +119,34 @@ class PpppSession(CameraSession):
             silence_timeout=opts.silence_timeout,
             lan_search=bool(info.extra.get("lan_search", True)),
             stats=self.stats,
+            trace=self.trace,
         )
         self.conn = conn
         self._set_facts(local_port=conn.local_port)
         conn.on_lost(self._on_conn_lost)
+        self._note("session", key=key, did_prefix=conn.did.prefix if conn.did else None)
         ident = self._identify(conn, key)
+        self._note("identify", layer=ident.layer, source=ident.source)
         if ident.layer is not None and ident.layer not in SUPPORTED:
-            raise _unsupported(ident.layer)
-        client = await self._login(conn, probe_order(ident, encrypted=key is not None))
-        client.attach_video(conn.channel(client.video_channel), self._on_video)
+            if ident.source != "info":
+                raise _unsupported(ident.layer)
+            # A stored layer we cannot speak: the firmware may have changed since.
+            ident = self._reidentify(conn, key, ident)
+        try:
+            client = await self._login(conn, probe_order(ident, encrypted=key is not None))
+        except ChinesiumError as err:
+            self._note("login", result=type(err).__name__, detail=str(err))
+            raise
+        if (
+            self.info.app_layer
+            and self.app_layer is not None
+            and self.app_layer.value != self.info.app_layer
+        ):
+            self.reidentified_from = self.info.app_layer
+            self._note("reidentified", stored=self.info.app_layer, now=self.app_layer)
+        self._note("login", result="ok", layer=self.app_layer, firmware=client.firmware)
+        sink = self._on_own_media if client.own_media else self._on_video
+        client.attach_video(conn.channel(client.video_channel), sink)
         self._video_requested = True
         await client.start_video()
         # Firmware, battery, signal...: asked in the background so video starts at once.
@@ -136,12 +177,29 @@ class PpppSession(CameraSession):
 
     # -- app layer ----------------------------------------------------------------------
 
+    def _note(self, step: str, **fields: object) -> None:
+        if self.trace is not None:
+            self.trace.note(step, **fields)
+
     def _identify(self, conn: PpppConnection, key: str | None) -> Identification:
         if self.info.app_layer:
             try:
                 return Identification(AppLayer(self.info.app_layer), "info")
             except ValueError:
-                raise UnsupportedCameraError(self.info.app_layer) from None
+                return self._reidentify(conn, key, Identification(None, "info"))
+        return self._clues(conn, key)
+
+    def _reidentify(
+        self, conn: PpppConnection, key: str | None, stored: Identification
+    ) -> Identification:
+        """Forget a stored layer we cannot use and go by the clues (then probing)."""
+        ident = self._clues(conn, key)
+        self._note("reidentify", stored=self.info.app_layer, clue=ident.layer, source=ident.source)
+        if ident.layer is not None and ident.layer not in SUPPORTED:
+            raise _unsupported(ident.layer) if stored.layer is None else _unsupported(stored.layer)
+        return ident
+
+    def _clues(self, conn: PpppConnection, key: str | None) -> Identification:
         did = conn.did
         if did is None:
             return identify(key=key)
@@ -162,8 +220,8 @@ class PpppSession(CameraSession):
     async def _login(self, conn: PpppConnection, layers: list[AppLayer]) -> AppClient:
         """Try each candidate layer; within a layer, each credential pair."""
         last: ChinesiumError = CameraTimeoutError("no app-layer reply")
+        unknown: UnknownLayerError | None = None
         try:
-            control = conn.channel(CONTROL_CHANNEL)
             timeout = self.options.connect_timeout
             queue = list(layers)
             tried: set[AppLayer] = set()
@@ -175,24 +233,35 @@ class PpppSession(CameraSession):
                 # While other candidate layers remain, a silent layer is probably the wrong
                 # one: give up on it quickly (LAN replies take milliseconds) and move on.
                 wait = min(PROBE_TIMEOUT, timeout) if queue else timeout
-                client = CLIENTS[layer](control, reply_timeout=wait)
+                cls = CLIENTS[layer]
+                control = conn.channel(cls.control_channel)
+                client = cls(control, reply_timeout=wait)
                 self.client = client
                 if control.buffered:  # bytes that arrived before the handler existed
                     client.feed(await control.read())
                 auth_failed = False
                 for user, password in self._candidates(type(client)):
+                    if self.trace is not None:
+                        self.trace.redact(user, password)  # defaults are credentials too
                     try:
                         await client.login(user, password)
                     except AuthenticationError as err:
                         auth_failed = True
                         last = err
+                        self._note("login", layer=layer, user=user, result="refused")
                         continue
                     except WrongLayerError as err:
+                        self._note("reply", layer=layer, answered=err.layer)
                         if err.layer not in SUPPORTED:
                             raise _unsupported(err.layer) from err
                         queue.insert(0, err.layer)
                         break
+                    except UnknownLayerError as err:
+                        self._note("reply", layer=layer, unknown_magic=err.magic[:8])
+                        unknown = err
+                        break
                     except CameraTimeoutError as err:
+                        self._note("login", layer=layer, result="no reply")
                         if auth_failed:
                             # Answered before, silent now: treat as a refused login.
                             last = AuthenticationError(f"{layer.value} login not answered")
@@ -208,11 +277,13 @@ class PpppSession(CameraSession):
                 if auth_failed:
                     raise last
                 client.detach()
+            if unknown is not None:
+                raise UnknownLayerError(unknown.magic)
             raise last
         finally:
             # ``last`` -> its traceback -> this frame -> ``last``: a cycle holding the
             # session (the error propagates to the owner regardless).
-            del last
+            del last, unknown
 
     async def still_image(self) -> bytes:
         """A still JPEG from the camera's own snapshot command.
@@ -300,6 +371,8 @@ class PpppSession(CameraSession):
     def _on_video(self, payload: bytes) -> None:
         stats = self.stats
         stats.media_packets += 1
+        if stats.media_packets == 1:
+            self._first_media(payload)
         asm = self._assembler
         frames = asm.feed(payload)
         if asm.dropped != self._dropped_seen:
@@ -321,8 +394,33 @@ class PpppSession(CameraSession):
             self._seq += 1
             self._deliver_frame(Frame.now(data, width, height, self._seq))
 
+    def _first_media(self, payload: bytes) -> None:
+        self.first_media = payload[:32]
+        if self.trace is not None:
+            self.trace.note("media", first_bytes=payload[:16], size=len(payload))
+
+    def _on_own_media(self, payload: bytes) -> None:
+        """Media of a layer that cuts its own frames (LookCam ``01 af af af``)."""
+        self.stats.media_packets += 1
+        client = self.client
+        if client is None:
+            return
+        if self.stats.media_packets == 1:
+            self._first_media(payload)
+        for unit in client.media_units(payload):
+            self._on_unit(unit)
+
+    def _on_unit(self, unit: MediaUnit) -> None:
+        if unit.codec is not None and self._h26x is None:
+            self._h26x = unit.codec
+        self._on_h26x_data(unit.data, unit.keyframe, unit.pts)
+
     def _on_h26x(self, av: AvFrame, keyframe: bool) -> None:
-        data = av.data
+        header = av.header
+        pts = None if header is None else header.seconds * 1000 + header.millis
+        self._on_h26x_data(av.data, keyframe, pts)
+
+    def _on_h26x_data(self, data: bytes, keyframe: bool, pts: int | None) -> None:
         codec = self._h26x
         if keyframe:
             codec = detect_codec(data) or codec
@@ -335,8 +433,6 @@ class PpppSession(CameraSession):
         elif codec is None or self._need_key:
             self.stats.frames_dropped += 1
             return
-        header = av.header
-        pts = None if header is None else header.seconds * 1000 + header.millis
         width, height = self._size
         self._seq += 1
         self._deliver_frame(
@@ -360,6 +456,8 @@ def open_pppp_session(
     info: CameraInfo,
     credentials: Credentials | None = None,
     options: SessionOptions | None = None,
+    *,
+    trace: TraceRecorder | None = None,
 ) -> PpppSession:
     """Build an unstarted PPPP session (``await session.start()`` connects)."""
-    return PpppSession(info, credentials, options)
+    return PpppSession(info, credentials, options, trace=trace)

@@ -35,6 +35,7 @@ from ..errors import (
     SessionClosedError,
 )
 from ..model import SessionStats
+from ..trace import TraceRecorder
 from .codec import (
     ALIVE,
     ALIVE_ACK,
@@ -326,6 +327,7 @@ class PpppConnection:
         give_up_timeout: float = 10.0,
         window: int = 64,
         stats: SessionStats | None = None,
+        trace: TraceRecorder | None = None,
     ) -> None:
         """Prepare an unconnected instance; use :meth:`connect` instead."""
         self._loop = asyncio.get_running_loop()
@@ -340,6 +342,8 @@ class PpppConnection:
         self.window = max(1, min(window, 128))
         self.stats = stats if stats is not None else SessionStats()
         self.counters = TransportCounters()
+        self.trace = trace
+        """Optional bounded recorder of the first datagrams each way (plaintext)."""
         self.did: DeviceId | None = None
         self.raw_did: bytes = b""
         self.remote: tuple[str, int] | None = None
@@ -380,6 +384,7 @@ class PpppConnection:
         silence_timeout: float = 8.0,
         lan_search: bool = True,
         stats: SessionStats | None = None,
+        trace: TraceRecorder | None = None,
         **tuning: Any,
     ) -> PpppConnection:
         """Open a LAN session (pppp.md §3.2) and return it established.
@@ -390,7 +395,8 @@ class PpppConnection:
         device's session port and ``did`` is required. ``did`` (if given) must
         match the answering device. ``key`` is the PSK (``None`` = plaintext).
         ``tuning`` passes ``ack_delay``, ``rto_min``, ``rto_max``,
-        ``give_up_timeout`` and ``window`` to the constructor.
+        ``give_up_timeout`` and ``window`` to the constructor. ``trace`` records the first datagrams
+        each way (see :mod:`..trace`).
         Raises :class:`CameraTimeoutError` or :class:`CameraConnectionError`.
         """
         if not lan_search and did is None:
@@ -400,6 +406,7 @@ class PpppConnection:
             alive_interval=alive_interval,
             silence_timeout=silence_timeout,
             stats=stats,
+            trace=trace,
             **tuning,
         )
         loop = conn._loop
@@ -529,6 +536,9 @@ class PpppConnection:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        trace = self.trace
+        if trace is not None:
+            trace.record("tx", raw)
         if self._cipher is not None:
             raw = self._cipher.encrypt(raw)
         transport.sendto(raw, addr)
@@ -584,6 +594,8 @@ class PpppConnection:
             index = ch._tx_next
             ch._tx_next = (index + 1) & 0xFFFF
             datagram = encode_drw(ch.number, index, payload)
+            if self.trace is not None:
+                self.trace.record("tx", datagram)
             if cipher is not None:
                 datagram = cipher.encrypt(datagram)
             inflight[index] = _Inflight(index, datagram, now, rto)
@@ -700,6 +712,8 @@ class PpppConnection:
         self.stats.packets += 1
         if self._cipher is not None:
             data = self._cipher.decrypt(data)
+        if self.trace is not None:
+            self.trace.record("rx", data)
         self._on_plain(data)
 
     def _on_plain(self, data: bytes) -> None:
@@ -748,11 +762,18 @@ class PpppConnection:
         self.stats.packets += 1
         if self._cipher is not None:
             data = self._cipher.decrypt(data)
+        trace = self.trace
         try:
             msg = decode(data)
         except ChinesiumError:
+            if trace is not None:
+                trace.record("rx", data, port=int(addr[1]))
             self.stats.malformed += 1
             return
+        if trace is not None:
+            if isinstance(msg, PunchPkt | P2pRdy):
+                trace.device_id(str(msg.did), msg.raw_did)  # before the DID is recorded
+            trace.record("rx", data, port=int(addr[1]))
         if isinstance(msg, PunchPkt | P2pRdy):
             if self._want_did is not None and not msg.did.matches(self._want_did):
                 self.counters.foreign += 1

@@ -29,6 +29,7 @@ from ..errors import (
 )
 from ..model import Frame
 from ..session import CameraSession
+from ..trace import TraceRecorder
 from .codec import (
     AckItem,
     AckPack,
@@ -128,6 +129,8 @@ class TegSession(CameraSession):
     _ended = False
     _unsupported: frozenset[Capability] = frozenset()
     """Capabilities the camera answered with 0xFFFF ("unsupported")."""
+    trace: TraceRecorder | None = None
+    """Set before :meth:`start` to record the first datagrams each way (token redacted)."""
 
     def _setup(self) -> None:
         self.link_id = 1
@@ -156,6 +159,9 @@ class TegSession(CameraSession):
             token = validate_token(self.credentials.password)
         except ValueError as err:
             raise AuthenticationError(str(err)) from err
+        if self.trace is not None:
+            self.trace.redact(token)
+            self.trace.device_id(self.info.uid)
         loop = asyncio.get_running_loop()
         opts = self.options
         try:
@@ -277,6 +283,8 @@ class TegSession(CameraSession):
 
     def _send(self, data: bytes) -> None:
         transport = self._transport
+        if self.trace is not None:
+            self.trace.record("tx", data)
         if transport is not None and not transport.is_closing():
             try:
                 transport.sendto(data)
@@ -447,6 +455,8 @@ class TegSession(CameraSession):
             return  # the session is over; only close() remains
         stats = self.stats
         stats.packets += 1
+        if self.trace is not None:
+            self.trace.record("rx", data)
         if data.startswith(_MEDIA_PREFIX):
             if not self._live_ok:
                 self._media_started(data)

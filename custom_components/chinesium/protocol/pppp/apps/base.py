@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 import logging
 from typing import Any, ClassVar, Protocol
 
@@ -42,6 +43,30 @@ class WrongLayerError(UnsupportedCameraError):
 
         super().__init__(layer.value, f"camera speaks {DISPLAY_NAMES[layer]}")
         self.layer = layer
+
+
+class UnknownLayerError(UnsupportedCameraError):
+    """The camera answered with an application-layer magic no layer uses (``magic``)."""
+
+    def __init__(self, magic: bytes) -> None:
+        """Keep the first bytes the camera sent."""
+        super().__init__(
+            "unknown", f"camera answered with an unknown app-layer magic {magic[:8].hex(' ')}"
+        )
+        self.magic = bytes(magic[:16])
+
+
+@dataclass(frozen=True, slots=True)
+class MediaUnit:
+    """One H.264/H.265 access unit cut by a layer with its own media framing."""
+
+    data: bytes
+    keyframe: bool
+    codec: Codec | None
+    """Codec told by the NAL headers (``None``: not visible in this unit)."""
+    pts: int | None = None
+    header: bytes = b""
+    """The layer's frame header (raw, for diagnostics)."""
 
 
 class ChannelLike(Protocol):
@@ -182,6 +207,11 @@ class AppClient(ABC):
     default_credentials: tuple[tuple[str, str], ...] = ()
     """Factory (username, password) pairs to try, most common first."""
     video_channel: int = VIDEO_CHANNEL
+    control_channel: ClassVar[int] = CONTROL_CHANNEL
+    """DRW channel of commands and replies (LookCam: 1)."""
+    own_media: ClassVar[bool] = False
+    """True when the layer cuts its media itself (:meth:`media_units`) instead of
+    using the common ``55 aa 15 a8`` frame header."""
     firmware: str | None = None
     """Firmware version, when the layer's login or status replies carry one."""
     video_codecs: frozenset[Codec] = frozenset({Codec.JPEG})
@@ -213,6 +243,9 @@ class AppClient(ABC):
             if spoken is not None and spoken is not self.layer:
                 self.fail_pending(WrongLayerError(spoken))
                 return
+            if spoken is None and not payload.startswith(self.magic):
+                self.fail_pending(UnknownLayerError(payload[:16]))
+                return
         try:
             self._feed_control(payload)
         except MalformedPacketError:
@@ -238,6 +271,10 @@ class AppClient(ABC):
     def attach_video(self, channel: MediaChannelLike, sink: Callable[[bytes], None]) -> None:
         """Route the media channel's in-order payloads to ``sink`` (call before start_video)."""
         channel.set_packet_handler(sink)
+
+    def media_units(self, payload: bytes) -> list[MediaUnit]:
+        """Access units completed by one media payload (layers with :attr:`own_media`)."""
+        raise NotImplementedError
 
     async def snapshot_jpeg(self) -> bytes:
         """Ask the camera for a still JPEG (layers with the ``"snapshot"`` capability)."""

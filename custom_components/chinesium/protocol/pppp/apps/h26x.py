@@ -50,6 +50,21 @@ def detect_codec(data: bytes) -> Codec | None:
     return None
 
 
+def is_keyframe(data: bytes) -> bool:
+    """True when an Annex-B access unit holds an IRAP (H.265) or IDR (H.264) slice.
+
+    Parameter sets alone do not count; the first 16 NAL units are looked at.
+    """
+    for unit in nal_units(data, 16):
+        if len(unit) < 2 or unit[0] & 0x80:
+            continue
+        if unit[1] == 0x01 and ((unit[0] >> 1) & 0x3F) in _H265_IRAP:
+            return True
+        if unit[0] & 0x1F == 5 and unit[1] != 0x01:
+            return True
+    return False
+
+
 class _Bits:
     """Exp-Golomb bit reader over an RBSP (emulation prevention removed)."""
 

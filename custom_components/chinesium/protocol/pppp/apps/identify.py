@@ -202,8 +202,9 @@ def probe_order(ident: Identification, *, encrypted: bool) -> list[AppLayer]:
     A supported hint goes first. Otherwise follow aiopppp's heuristic: an
     obfuscated network is most likely SHIX, a plaintext one iLnk (iLnk has no
     transport encryption, so it is never tried on an obfuscated network).
+    LookCam (plaintext only, pppp.md §6.5) comes last on a plaintext network.
     """
-    base = [AppLayer.SHIX] if encrypted else [AppLayer.ILNK, AppLayer.SHIX]
+    base = [AppLayer.SHIX] if encrypted else [AppLayer.ILNK, AppLayer.SHIX, AppLayer.LOOKCAM]
     if ident.layer in SUPPORTED:
         assert ident.layer is not None
         # A hint can be wrong (prefix guesses): fall back to the other layer.

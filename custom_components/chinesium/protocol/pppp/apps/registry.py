@@ -20,6 +20,7 @@ from ...controls import Capability
 from .base import AppClient
 from .ilnk import IlnkClient
 from .layers import AppLayer
+from .lookcam import LookcamClient
 from .shix import ShixClient
 from .vstarcam import VstarcamClient
 
@@ -56,10 +57,9 @@ def entry_for_client(client: type[AppClient]) -> LayerEntry:
     )
 
 
-_SPOKEN: tuple[type[AppClient], ...] = (ShixClient, IlnkClient, VstarcamClient)
+_SPOKEN: tuple[type[AppClient], ...] = (ShixClient, IlnkClient, VstarcamClient, LookcamClient)
 
 _RECOGNISED: tuple[LayerEntry, ...] = (
-    LayerEntry(AppLayer.LOOKCAM, "LookCam JSON", b"\xa0\xaf\xaf\xaf"),
     LayerEntry(AppLayer.CAMHI, "CamHi", b"\x99\x99\x99\x99"),
     LayerEntry(AppLayer.YI, "Yi / Kami", b"\x78\x56\x34\x12"),
     LayerEntry(AppLayer.MEARI, "Meari (CloudEdge)", b"\x56\x56\x50\x99"),
