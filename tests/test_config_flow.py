@@ -30,6 +30,7 @@ from custom_components.chinesium.config_flow import (
 )
 from custom_components.chinesium.const import CONF_SCAN_HOSTS, DOMAIN
 from custom_components.chinesium.entity import device_manufacturer, device_model
+from custom_components.chinesium.issues import HELP_URL
 from custom_components.chinesium.protocol import (
     CameraInfo,
     Credentials,
@@ -265,6 +266,8 @@ async def test_manual_unsupported(hass: HomeAssistant, socket_enabled: None) -> 
         "name": "PPPP lookcam",
         "uid": "ABCD-123456-VWXYZ",
         "host": "127.0.0.1",
+        "seen": "family PPPP, app layer lookcam, device ID prefix ABCD",
+        "url": HELP_URL,
     }
 
 

@@ -152,16 +152,26 @@ def test_options_keys_are_translated() -> None:
 def test_issue_keys_are_translated() -> None:
     """Repair issues: the translation key exists with the placeholders the code fills in."""
     en = _json("translations/en.json")["issues"]
-    assert set(en) == {UNSUPPORTED_CAMERA}
+    assert set(en) == {UNSUPPORTED_CAMERA, "no_video"}
     issue = en[UNSUPPORTED_CAMERA]
     assert issue["title"]
     assert _placeholders(issue["title"]) | _placeholders(issue["description"]) == {
         "name",
         "uid",
         "host",
+        "seen",
+        "url",
+    }
+    no_video = en["no_video"]
+    assert _placeholders(no_video["title"]) | _placeholders(no_video["description"]) == {
+        "name",
+        "host",
+        "seen",
+        "url",
     }
     issues_source = (COMPONENT / "issues.py").read_text(encoding="utf-8")
     assert "translation_key=UNSUPPORTED_CAMERA" in issues_source
+    assert "translation_key=NO_VIDEO" in issues_source
 
 
 def test_exception_keys_are_translated() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from custom_components.chinesium import discovery
 from custom_components.chinesium.const import DOMAIN
-from custom_components.chinesium.issues import unsupported_issue_id
+from custom_components.chinesium.issues import HELP_URL, unsupported_issue_id
 from custom_components.chinesium.protocol import CameraInfo, Family
 from fakecam.pppp import PpppCamera, PpppCameraConfig
 
@@ -67,7 +67,10 @@ async def test_background_scan_raises_issue(hass: HomeAssistant, lookcam: PpppCa
         "name": "PPPP camhi",
         "uid": LOOKCAM,
         "host": "127.0.0.1",
+        "seen": "family PPPP, app layer camhi, device ID prefix SSAA",
+        "url": HELP_URL,
     }
+    assert issue.learn_more_url == HELP_URL
 
 
 async def test_one_issue_per_camera(hass: HomeAssistant) -> None:

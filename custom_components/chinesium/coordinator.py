@@ -30,8 +30,10 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, Co
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
+from . import protocol
 from .const import (
     CONF_MAX_FPS,
     CONF_STREAM_MODE,
@@ -42,6 +44,11 @@ from .const import (
     STREAM_MODE_ON_DEMAND,
 )
 from .discovery import async_find_camera
+from .issues import (
+    async_create_no_video_issue,
+    async_create_unsupported_issue,
+    async_delete_no_video_issue,
+)
 from .media import async_acquire_server, async_release_server
 from .protocol import (
     AuthenticationError,
@@ -55,6 +62,8 @@ from .protocol import (
     Frame,
     SessionClosedError,
     SessionFacts,
+    SessionOptions,
+    TraceRecorder,
     UnsupportedCameraError,
     expected_codecs,
 )
@@ -66,6 +75,11 @@ type ChinesiumConfigEntry = ConfigEntry[ChinesiumCoordinator]
 
 OFFLINE_LOGGED: HassKey[set[str]] = HassKey(f"{DOMAIN}_offline_logged")
 """Entry ids whose "unavailable" warning was logged (survives setup retries and reloads)."""
+LAST_FAILURE: HassKey[dict[str, dict[str, Any]]] = HassKey(f"{DOMAIN}_last_failure")
+"""Per entry id: the last failed connect attempt (error, time, bounded redacted trace);
+kept across setup retries so diagnostics have it even when the entry did not load."""
+TRACE_LIMIT = 24
+"""Datagrams kept per direction in a connect attempt's trace."""
 
 TOTAL_KEYS = ("frames_ok", "frames_dropped", "packets", "bytes_received")
 """Session counters summed over all sessions since setup (diagnostics)."""
@@ -148,6 +162,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
                 on_stopped=self._on_stopped,
             ),
             locate=self._async_locate,
+            opener=self._async_open_traced,
         )
         self.session: CameraSession | None = None
         self._facts = SessionFacts()
@@ -165,6 +180,10 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self._still: StillConverter | None = None
         self._media_acquired = False
         self._media_pending = False
+        self._trace: TraceRecorder | None = None
+        self._session_frames = 0
+        self._session_since = 0.0
+        self._no_video = False
         self.data = ChinesiumState()
 
     # -- public API ------------------------------------------------------------------
@@ -234,6 +253,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
                 translation_domain=DOMAIN, translation_key="auth_failed"
             ) from err
         except UnsupportedCameraError as err:
+            async_create_unsupported_issue(self.hass, self.info, err.name, str(err))
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
                 translation_key="unsupported",
@@ -373,6 +393,8 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self._detach(keep_frame_time=True)
         self.session = session
         self._unsub_frames = session.add_frame_listener(self._on_frame)
+        self._session_frames = 0
+        self._session_since = asyncio.get_running_loop().time()
         self._note_facts(session.facts)
         self._log_back_online()
         self._publish(connected=True, reachable=True, reconnects=self.supervisor.reconnects)
@@ -418,6 +440,23 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self.hass.config_entries.async_update_entry(
             entry, data={**entry.data, CONF_HOST: info.host, CONF_PORT: info.port}
         )
+
+    async def _async_open_traced(
+        self, info: CameraInfo, credentials: Credentials, options: SessionOptions
+    ) -> CameraSession:
+        """Open a session recording a bounded, redacted trace; keep it if the attempt fails."""
+        trace = TraceRecorder(limit=TRACE_LIMIT)
+        try:
+            session = await protocol.open_session(info, credentials, options, trace=trace)
+        except ChinesiumError as err:
+            self.hass.data.setdefault(LAST_FAILURE, {})[self.config_entry.entry_id] = {
+                "time": dt_util.utcnow().isoformat(),
+                "error": describe_error(err),
+                "trace": trace.as_dict(),
+            }
+            raise
+        self._trace = trace  # for a camera that logs in but sends no video
+        return session
 
     async def _async_locate(self, info: CameraInfo) -> CameraInfo | None:
         hosts = [info.host]
@@ -474,6 +513,10 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
     @callback
     def _on_frame(self, frame: Frame) -> None:
         frame = self.hub.publish(frame)
+        self._session_frames += 1
+        if self._no_video:
+            self._no_video = False
+            async_delete_no_video_issue(self.hass, self.info.uid)
         if frame.codec in H26X and not (
             self._media_acquired or self._media_pending or self._closing
         ):
@@ -498,7 +541,21 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         session = self.session
         if session is not None and session.facts != self._facts:
             self._note_facts(session.facts)
+        self._check_no_video()
         self._publish()
+
+    def _check_no_video(self) -> None:
+        """A session that logged in but delivered no frame for long: raise a repair issue."""
+        if self._no_video or self._session_frames or not self.connected:
+            return
+        age = asyncio.get_running_loop().time() - self._session_since
+        if age < self.settings.no_video_after:
+            return
+        self._no_video = True
+        trace = self._trace.as_dict() if self._trace is not None else {}
+        media = [n for n in trace.get("steps", []) if n.get("step") == "media"]
+        detail = f"media {media[0]}" if media else "no media data at all"
+        async_create_no_video_issue(self.hass, self.info, self.config_entry.title, detail)
 
     def _streaming(self) -> bool:
         if not self.connected or self._latest_at is None:

@@ -10,8 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import CONF_UID
-from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator
+from .coordinator import LAST_FAILURE, ChinesiumConfigEntry, ChinesiumCoordinator
 from .entity import device_manufacturer, device_model
+from .protocol.trace import short_id
 
 TO_REDACT = {
     CONF_PASSWORD,
@@ -40,7 +41,32 @@ async def async_get_config_entry_diagnostics(
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         **(_runtime(coordinator) if coordinator is not None else {"state": "not loaded"}),
+        "last_failed_attempt": _last_failure(hass, entry),
     }
+
+
+def _last_failure(hass: HomeAssistant, entry: ChinesiumConfigEntry) -> dict[str, Any] | None:
+    """The last failed connect attempt with its bounded trace (credentials already masked
+    by the recorder); the full device ID is shortened wherever it appears."""
+    failure = hass.data.get(LAST_FAILURE, {}).get(entry.entry_id)
+    if failure is None:
+        return None
+    uid = str(entry.data.get(CONF_UID) or "")
+    scrubbed: dict[str, Any] = _scrub(async_redact_data(failure, TO_REDACT), uid)
+    return scrubbed
+
+
+def _scrub(value: Any, uid: str) -> Any:
+    """``value`` with every occurrence of ``uid`` replaced by its short form."""
+    if not uid:
+        return value
+    if isinstance(value, str):
+        return value.replace(uid, short_id(uid) or "")
+    if isinstance(value, dict):
+        return {k: _scrub(v, uid) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, uid) for v in value]
+    return value
 
 
 async def async_get_device_diagnostics(

@@ -61,6 +61,8 @@ class RuntimeSettings:
     """Seconds an MJPEG stream waits for the next frame before ending."""
     stale_check_interval: timedelta = timedelta(seconds=5)
     """How often a silent stream is checked for staleness."""
+    no_video_after: float = 30.0
+    """Seconds after a login without any frame before a "no video" repair issue."""
 
     def supervisor_options(self, *, on_demand: bool) -> SupervisorOptions:
         """Options for one camera's :class:`SessionSupervisor`."""

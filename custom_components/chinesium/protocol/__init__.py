@@ -35,6 +35,7 @@ from .errors import (
 )
 from .model import CameraInfo, Codec, Credentials, Family, Frame, SessionFacts, SessionStats
 from .session import CameraSession, SessionOptions
+from .trace import TraceRecorder
 
 __all__ = [
     "AuthenticationError",
@@ -58,6 +59,7 @@ __all__ = [
     "SessionFacts",
     "SessionOptions",
     "SessionStats",
+    "TraceRecorder",
     "UnsupportedCameraError",
     "UnsupportedCommandError",
     "create_session",
@@ -71,18 +73,26 @@ def create_session(
     info: CameraInfo,
     credentials: Credentials | None = None,
     options: SessionOptions | None = None,
+    *,
+    trace: TraceRecorder | None = None,
 ) -> CameraSession:
-    """Build (but do not start) the right session class for ``info.family``."""
+    """Build (but do not start) the right session class for ``info.family``.
+
+    ``trace`` records the first datagrams each way and the identification and
+    login steps, credentials redacted (for bug reports and diagnostics).
+    """
     if not info.supported:
         raise UnsupportedCameraError(info.app_layer or str(info.family))
     if info.family is Family.TEG:
         from .teg.session import TegSession  # noqa: PLC0415
 
-        return TegSession(info, credentials, options)
+        session = TegSession(info, credentials, options)
+        session.trace = trace
+        return session
     if info.family is Family.PPPP:
         from .pppp.session import open_pppp_session  # noqa: PLC0415
 
-        return open_pppp_session(info, credentials, options)
+        return open_pppp_session(info, credentials, options, trace=trace)
     raise UnsupportedCameraError(str(info.family))
 
 
@@ -90,9 +100,11 @@ async def open_session(
     info: CameraInfo,
     credentials: Credentials | None = None,
     options: SessionOptions | None = None,
+    *,
+    trace: TraceRecorder | None = None,
 ) -> CameraSession:
     """Connect to a camera, log in and start live video; raises a ChinesiumError."""
-    session = create_session(info, credentials, options)
+    session = create_session(info, credentials, options, trace=trace)
     await session.start()
     return session
 
