@@ -16,7 +16,12 @@ from .protocol.teg.discovery import MODEL as TEG_DISCOVERY_MODEL
 TEG_MANUFACTURER: Final = "IWFCam"
 PPPP_MANUFACTURER: Final = "CS2 Network"
 """Manufacturer of a PPPP camera whose app layer is not known (CS2 made PPPP)."""
-PPPP_MANUFACTURERS: Final[dict[str, str]] = {"shix": "SHIX", "ilnk": "iLnk"}
+PPPP_MANUFACTURERS: Final[dict[str, str]] = {
+    "shix": "SHIX",
+    "ilnk": "iLnk",
+    "vstarcam": "VStarcam",
+    "lookcam": "LookCam",
+}
 """Manufacturer (really: the app/vendor ecosystem) per PPPP app layer."""
 GENERIC_MODELS: Final = frozenset({TEG_DISCOVERY_MODEL})
 """Placeholder models the protocol library reports when the camera names none."""

@@ -61,6 +61,7 @@ class Journey:
         translations = json.loads(Path(args.translations).read_text())
         self.tr: dict[str, Any] = translations["config"]
         self.entity_tr: dict[str, Any] = translations["entity"]
+        self.selector_tr: dict[str, Any] = translations["selector"]
         self.blocked: list[str] = []
         self.page_errors: list[str] = []
         ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
@@ -177,11 +178,15 @@ class Journey:
 
     # -- steps -------------------------------------------------------------------
 
-    def step1_add_by_scan(self) -> None:
-        """Add integration → Chinesium → Scan → pick a camera → entry created."""
-        self.start_chinesium_flow("01-add-integration.png")
+    def add_camera_by_scan(self, cam: dict[str, Any], shots: bool) -> dict[str, str]:
+        """Add integration → Chinesium → Search → pick ``cam`` → entry created.
+
+        Returns the new entry's ids: entry, camera, sensor, device.
+        """
+        self.start_chinesium_flow("01-add-integration.png" if shots else None)
         dialog = self.flow_dialog()
-        host = self.cam["host"]
+        host = cam["host"]
+        before = {e["entry_id"] for e in self.ws({"type": "config_entries/get"})}
         if self.args.add_by == "manual":  # debugging aid only: skips the scan
             log(f"  --add-by manual: adding {host} by address instead of scanning")
             dialog.get_by_text(self.tr["step"]["user"]["menu_options"]["manual"]).click()
@@ -197,16 +202,17 @@ class Journey:
                 dialog.get_by_text(self.tr["step"]["scan"]["title"]).or_(no_devices)
             ).to_be_visible()
             assert not no_devices.is_visible(), "the scan found no cameras"
-            # Every emulated camera must be offered; options read "<family> <uid> (<host>)".
-            for cam in self.cams:
-                expect(dialog.get_by_text(f"({cam['host']})")).to_have_count(1)
+            if shots:  # every emulated camera is offered: "<name> (<host>)"
+                for other in self.cams:
+                    expect(dialog.get_by_text(f"({other['host']})")).to_have_count(1)
             option = dialog.get_by_text(f"({host})")
             if option.is_visible():  # short lists are radio buttons
                 option.click()
             else:  # longer lists are a drop-down
                 dialog.locator("ha-select, ha-combo-box").first.click()
                 self.page.get_by_role("option", name=re.compile(re.escape(f"({host})"))).click()
-            self.shot("02-scan-pick.png")
+            if shots:
+                self.shot("02-scan-pick.png")
         self.submit()
         creds = dialog.get_by_text(self.tr["step"]["credentials"]["title"]).or_(
             dialog.get_by_text(self.tr["step"]["pppp_credentials"]["title"])
@@ -216,31 +222,51 @@ class Journey:
         assert not creds.is_visible(), (
             f"camera {host} asked for credentials although the emulator runs without a password"
         )
-        self.shot("03-entry-created.png")
+        if shots:
+            self.shot("03-entry-created.png")
         entries = poll(
-            "a loaded chinesium config entry",
+            "a new loaded chinesium config entry",
             lambda: [
                 e
                 for e in self.ws({"type": "config_entries/get", "domain": "chinesium"})
-                if e["state"] == "loaded"
+                if e["state"] == "loaded" and e["entry_id"] not in before
             ],
             20,
         )
         assert len(entries) == 1, entries
-        self.entry_id = entries[0]["entry_id"]
+        entry_id = entries[0]["entry_id"]
         done.get_by_role("button", name="Finish").click()
         expect(done).to_be_hidden()
         regs = [
             e
             for e in self.ws({"type": "config/entity_registry/list"})
-            if e["config_entry_id"] == self.entry_id
+            if e["config_entry_id"] == entry_id
         ]
-        by_domain = {e["entity_id"].split(".")[0]: e for e in regs}
+        by_domain: dict[str, dict[str, Any]] = {}
+        for e in regs:
+            if e["entity_id"].startswith("binary_sensor.") and not e["entity_id"].endswith(
+                "_connection"
+            ):
+                continue  # motion, charging: the connectivity sensor is the one we want
+            by_domain.setdefault(e["entity_id"].split(".")[0], e)
         assert {"camera", "binary_sensor"} <= by_domain.keys(), [e["entity_id"] for e in regs]
-        self.camera_id = by_domain["camera"]["entity_id"]
-        self.sensor_id = by_domain["binary_sensor"]["entity_id"]
-        self.device_id = by_domain["camera"]["device_id"]
-        log(f"  entry {entries[0]['title']!r}: {self.camera_id}, {self.sensor_id}")
+        ids = {
+            "entry": entry_id,
+            "title": entries[0]["title"],
+            "camera": by_domain["camera"]["entity_id"],
+            "sensor": by_domain["binary_sensor"]["entity_id"],
+            "device": by_domain["camera"]["device_id"],
+        }
+        log(f"  entry {ids['title']!r}: {ids['camera']}, {ids['sensor']}")
+        return ids
+
+    def step1_add_by_scan(self) -> None:
+        """Add integration → Chinesium → Scan → pick a camera → entry created."""
+        ids = self.add_camera_by_scan(self.cam, shots=True)
+        self.entry_id = ids["entry"]
+        self.camera_id = ids["camera"]
+        self.sensor_id = ids["sensor"]
+        self.device_id = ids["device"]
 
     def step2_camera_live(self) -> None:
         """The camera's more-info dialog shows a live picture that changes."""
@@ -396,6 +422,82 @@ class Journey:
             f"{self.sensor_id} on after the reload", lambda: self.state(self.sensor_id) == "on", 30
         )
 
+    def open_more_info(self, entity_id: str) -> Locator:
+        """Open the more-info dialog of ``entity_id`` the way the frontend does."""
+        self.page.evaluate(
+            "e => document.querySelector('home-assistant').dispatchEvent(new CustomEvent("
+            "'hass-more-info', {detail: {entityId: e}, bubbles: true, composed: true}))",
+            entity_id,
+        )
+        return self.page.locator("ha-more-info-dialog")
+
+    def step6_h264_live(self) -> None:
+        """An H.264 camera (emulated VStarcam) plays in the UI through HA's stream (HLS)."""
+        cam = next(c for c in self.cams if c["name"] == "vstarcam")
+        ids = self.add_camera_by_scan(cam, shots=False)
+        self.goto(f"/config/devices/device/{ids['device']}")
+        poll(
+            f"{ids['camera']} to be available",
+            lambda: self.state(ids["camera"]) not in (None, "unavailable", "unknown"),
+            30,
+        )
+        features = self.page.evaluate(
+            f"e => {HASS_JS}.states[e].attributes.supported_features", ids["camera"]
+        )
+        assert features & 2, f"camera {ids['camera']} does not offer STREAM ({features})"
+        dialog = self.open_more_info(ids["camera"])
+        video = dialog.locator("video")
+        expect(video).to_be_attached(timeout=60_000)
+        played = poll(
+            "the H.264 <video> to play",
+            lambda: video.evaluate(
+                "v => v.readyState >= 2 && v.currentTime > 1 && v.videoWidth > 0"
+                " ? [v.videoWidth, v.videoHeight, v.currentTime] : null"
+            ),
+            60,
+            interval=0.5,
+        )
+        log(f"  HLS video {played[0]}x{played[1]} playing, t={played[2]:.1f} s")
+        self.shot("11-h264-live.png")
+        self.page.keyboard.press("Escape")
+
+    def step7_on_demand_dead(self) -> None:
+        """An on-demand camera that dies while idle is shown Disconnected (idle probes)."""
+        cam = next(c for c in self.cams if c["name"] == "teg-b")
+        ids = self.add_camera_by_scan(cam, shots=False)
+        # Options: stream mode "On demand" (CONFIGURE on the integration page).
+        self.goto("/config/integrations/integration/chinesium")
+        row = self.page.locator("ha-md-list-item.config_entry").filter(has_text=ids["title"])
+        expect(row).to_have_count(1)
+        row.get_by_role("button", name="Configure").click()
+        dialog = self.flow_dialog()
+        on_demand = self.selector_tr["stream_mode"]["options"]["on_demand"]
+        radio = dialog.get_by_role("radio", name=on_demand)
+        expect(radio).to_be_visible()
+        radio.check()
+        self.shot("12-on-demand-option.png")
+        self.submit()
+        expect(dialog).to_be_hidden()
+        poll(f"{ids['sensor']} on", lambda: self.state(ids["sensor"]) == "on", 30)
+        # Idle: the session closes after the linger time; the sensor stays Connected.
+        time.sleep(float(os.environ.get("CHINESIUM_ON_DEMAND_LINGER", "30")) + 1)
+        assert self.state(ids["sensor"]) == "on"
+        log(f"  SIGKILL to idle on-demand camera {cam['name']} (pid {cam['pid']})")
+        since = time.monotonic()
+        os.kill(cam["pid"], signal.SIGKILL)
+        probe = float(os.environ.get("CHINESIUM_IDLE_PROBE_INTERVAL", "60"))
+        poll(
+            f"{ids['sensor']} off",
+            lambda: self.state(ids["sensor"]) == "off",
+            probe * 2 + 20,
+            0.5,
+        )
+        log(f"  sensor off {time.monotonic() - since:.1f} s after the kill (idle probe)")
+        self.goto(f"/config/devices/device/{ids['device']}")
+        row = self.page.locator("hui-generic-entity-row", has_text=self.tr_entity_name())
+        expect(row).to_contain_text(re.compile(rf"\b{DISCONNECTED}\b"))
+        self.shot("13-on-demand-offline.png")
+
     def step5_manual_error(self) -> None:
         """Manual add of an unreachable loopback host shows the translated error."""
         self.start_chinesium_flow(None)
@@ -424,6 +526,9 @@ SCREENSHOTS = (
     "08-manual-error.png",
     "09-reconfigure.png",
     "10-reconfigure-done.png",
+    "11-h264-live.png",
+    "12-on-demand-option.png",
+    "13-on-demand-offline.png",
 )
 
 STEPS: list[tuple[str, str]] = [
@@ -434,6 +539,8 @@ STEPS: list[tuple[str, str]] = [
     ("4b", "step4b_reconfigure_connected"),
     ("3b", "step3_disconnected"),
     ("5", "step5_manual_error"),
+    ("6", "step6_h264_live"),
+    ("7", "step7_on_demand_dead"),
 ]
 
 

@@ -24,7 +24,9 @@ pytestmark = [
 
 @pytest.mark.timeout(400)
 def test_user_journey_in_browser() -> None:
-    """Scan/add, live picture, connectivity, snapshot action and manual error all pass."""
+    """Scan/add, live picture, connectivity, snapshot action, reconfigure of a connected
+    camera, manual error, an H.264 camera playing (HLS) and an on-demand camera that dies
+    while idle all pass."""
     proc = subprocess.run(
         [str(ROOT / "scripts" / "e2e")],
         cwd=ROOT,
@@ -41,5 +43,8 @@ def test_user_journey_in_browser() -> None:
         "04-camera-live.png",
         "06-disconnected.png",
         "08-manual-error.png",
+        "10-reconfigure-done.png",
+        "11-h264-live.png",
+        "13-on-demand-offline.png",
     ):
         assert (ROOT / "docs" / "screenshots" / name).stat().st_size > 10_000, name
