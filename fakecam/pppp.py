@@ -850,7 +850,37 @@ class _IlnkHandler(_AppHandler):
         )
 
 
-class _VstarcamHandler(_AppHandler):
+class _H26xLoopHandler(_AppHandler):
+    """A layer that streams H.264/H.265: one pre-encoded closed-GOP loop per size."""
+
+    _loops: dict[tuple[int, int], tuple[Any, ...]]
+
+    def video_codec(self) -> str:
+        """``h264`` or ``h265``."""
+        raise NotImplementedError
+
+    def media_ready(self, size: tuple[int, int]) -> bool:
+        return size in self._loops
+
+    async def load(self, size: tuple[int, int]) -> None:
+        from fakecam.h26x import encode_loop  # noqa: PLC0415 - needs av, only here
+
+        w, h = size
+        fps = max(1, round(self.cam.config.fps))
+        self._loops[size] = await asyncio.to_thread(
+            encode_loop, self.video_codec(), width=w, height=h, fps=fps, frames=2 * fps, gop=fps
+        )
+
+    def next_media(self, sess: _Session) -> _Media | None:
+        loop = self._loops.get(sess.resolution)
+        if not loop:
+            return None
+        frame = loop[sess.loop_pos % len(loop)]
+        sess.loop_pos += 1
+        return (AV_I_FRAME if frame.keyframe else AV_P_FRAME, frame.data, frame.keyframe)
+
+
+class _VstarcamHandler(_H26xLoopHandler):
     """VStarcam / Eye4 CGI (``01 0a 00 00`` envelopes, pppp.md §6.4 and §8).
 
     ``GET /name.cgi?...&loginuse=U&loginpas=P&user=U&pwd=P&``; every call is
@@ -1015,26 +1045,8 @@ class _VstarcamHandler(_AppHandler):
         if cam._sessions.get(sess.addr) is sess:
             self._send(sess, src.next_frame())
 
-    def media_ready(self, size: tuple[int, int]) -> bool:
-        return size in self._loops
-
-    async def load(self, size: tuple[int, int]) -> None:
-        from fakecam.h26x import encode_loop  # noqa: PLC0415 - needs av, only here
-
-        cfg = self.cam.config
-        w, h = size
-        fps = max(1, round(cfg.fps))
-        self._loops[size] = await asyncio.to_thread(
-            encode_loop, cfg.codec, width=w, height=h, fps=fps, frames=2 * fps, gop=fps
-        )
-
-    def next_media(self, sess: _Session) -> _Media | None:
-        loop = self._loops.get(sess.resolution)
-        if not loop:
-            return None
-        frame = loop[sess.loop_pos % len(loop)]
-        sess.loop_pos += 1
-        return (AV_I_FRAME if frame.keyframe else AV_P_FRAME, frame.data, frame.keyframe)
+    def video_codec(self) -> str:
+        return self.cam.config.codec
 
 
 LOOKCAM_MAGIC = b"\xa0\xaf\xaf\xaf"
@@ -1054,7 +1066,7 @@ def lookcam_frame(obj: dict[str, Any], *, tz_hours: int = 0, stamp: int | None =
     return head + body + LOOKCAM_TRAILER
 
 
-class _LookcamHandler(_AppHandler):
+class _LookcamHandler(_H26xLoopHandler):
     """LookCam JSON (``a0 af af af``, pppp.md §6.5).
 
     Commands on channel 1: 26-byte header (magic, 0, tz hours, i64 LE local
@@ -1156,26 +1168,8 @@ class _LookcamHandler(_AppHandler):
     def media_header(self, ftype: int, length: int, counter: int, now: float) -> bytes:
         return LOOKCAM_MEDIA_MAGIC + bytes(LOOKCAM_MEDIA_HEADER - 4)
 
-    def media_ready(self, size: tuple[int, int]) -> bool:
-        return size in self._loops
-
-    async def load(self, size: tuple[int, int]) -> None:
-        from fakecam.h26x import encode_loop  # noqa: PLC0415 - needs av, only here
-
-        cfg = self.cam.config
-        w, h = size
-        fps = max(1, round(cfg.fps))
-        self._loops[size] = await asyncio.to_thread(
-            encode_loop, cfg.lookcam_codec, width=w, height=h, fps=fps, frames=2 * fps, gop=fps
-        )
-
-    def next_media(self, sess: _Session) -> _Media | None:
-        loop = self._loops.get(sess.resolution)
-        if not loop:
-            return None
-        frame = loop[sess.loop_pos % len(loop)]
-        sess.loop_pos += 1
-        return (AV_I_FRAME if frame.keyframe else AV_P_FRAME, frame.data, frame.keyframe)
+    def video_codec(self) -> str:
+        return self.cam.config.lookcam_codec
 
 
 _HANDLERS: dict[str, type[_AppHandler]] = {

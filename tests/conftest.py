@@ -24,6 +24,7 @@ from custom_components.chinesium.settings import (
     get_settings,
     set_settings,
 )
+from fakecam.pppp import PpppCamera, PpppCameraConfig
 from fakecam.teg import TegCamera, TegCameraConfig
 
 REAL_BROADCAST_TARGETS = discovery.async_broadcast_targets
@@ -122,6 +123,30 @@ async def camera_factory(
 
     async def _start(**overrides: Any) -> TegCamera:
         cam = TegCamera(camera_config(**overrides))
+        await cam.start()
+        started.append(cam)
+        return cam
+
+    yield _start
+    for cam in started:
+        await cam.stop()
+
+
+PPPP_DUID = "DGOA-123456-VWXYZ"
+"""A SHIX-family device ID prefix: discovery names the app layer before connecting."""
+
+
+@pytest.fixture
+async def pppp_factory(
+    socket_enabled: None,
+) -> AsyncIterator[Callable[..., Awaitable[PpppCamera]]]:
+    """Start emulated PPPP cameras on 127.0.0.1 ephemeral ports: ``await pppp_factory(app=...)``."""
+    started: list[PpppCamera] = []
+
+    async def _start(**overrides: Any) -> PpppCamera:
+        values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "duid": PPPP_DUID, "fps": 15.0}
+        values.update(overrides)
+        cam = PpppCamera(PpppCameraConfig(**values))
         await cam.start()
         started.append(cam)
         return cam

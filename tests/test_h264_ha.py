@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 import io
 from typing import Any
 
@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.chinesium.const import DOMAIN
 from custom_components.chinesium.media import MEDIA
 from custom_components.chinesium.protocol import CameraInfo, Family
-from fakecam.pppp import PpppCamera, PpppCameraConfig
+from fakecam.pppp import PpppCamera
 
 from .conftest import override_settings, wait_for
 
@@ -36,28 +36,20 @@ type Factory = Callable[..., Awaitable[PpppCamera]]
 
 
 @pytest.fixture
-async def vstarcam_factory(socket_enabled: None) -> AsyncIterator[Factory]:
+def vstarcam_factory(pppp_factory: Factory) -> Factory:
     """Emulated VStarcam cameras streaming real H.264/H.265 (encoded once, replayed)."""
-    started: list[PpppCamera] = []
 
     async def _start(**kw: Any) -> PpppCamera:
         values: dict[str, Any] = {
-            "host": "127.0.0.1",
-            "port": 0,
             "duid": DUID,
             "app": "vstarcam",
             "encrypt": KEY,
             "stream_seconds": 60.0,
         }
         values.update(kw)
-        cam = PpppCamera(PpppCameraConfig(**values))
-        await cam.start()
-        started.append(cam)
-        return cam
+        return await pppp_factory(**values)
 
-    yield _start
-    for cam in started:
-        await cam.stop()
+    return _start
 
 
 async def _setup(hass: HomeAssistant, cam: PpppCamera, **options: Any) -> MockConfigEntry:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from unittest.mock import patch
 
@@ -15,13 +15,12 @@ from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNA
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.chinesium import discovery
 from custom_components.chinesium.const import DOMAIN
 from custom_components.chinesium.protocol import CameraInfo, Family
-from fakecam.pppp import PpppCamera, PpppCameraConfig
+from fakecam.pppp import PpppCamera
 
 from .conftest import override_settings, wait_for
 
@@ -33,24 +32,6 @@ LOOKCAM_DUID = "SSAA-123456-ABCDE"
 """A CamHi device ID: discovery names its app layer ``camhi`` (not supported)."""
 
 type PpppFactory = Callable[..., Awaitable[PpppCamera]]
-
-
-@pytest.fixture
-async def pppp_factory(socket_enabled: None) -> AsyncIterator[PpppFactory]:
-    """Start emulated PPPP cameras on 127.0.0.1 ephemeral ports."""
-    started: list[PpppCamera] = []
-
-    async def _start(**overrides: Any) -> PpppCamera:
-        values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "duid": DUID, "fps": 15.0}
-        values.update(overrides)
-        cam = PpppCamera(PpppCameraConfig(**values))
-        await cam.start()
-        started.append(cam)
-        return cam
-
-    yield _start
-    for cam in started:
-        await cam.stop()
 
 
 def target(cam: PpppCamera) -> str:

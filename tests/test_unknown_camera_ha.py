@@ -3,16 +3,14 @@ bounded, redacted trace of the last failed attempt in the entry's diagnostics.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 import json
-from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -26,7 +24,7 @@ from custom_components.chinesium.issues import (
     unsupported_issue_id,
 )
 from custom_components.chinesium.protocol import CameraInfo, Family
-from fakecam.pppp import PpppCamera, PpppCameraConfig
+from fakecam.pppp import PpppCamera
 
 from .conftest import override_settings, wait_for
 
@@ -34,23 +32,6 @@ DUID = "DGOA-123456-VWXYZ"
 SECRET = "hunter2pass"
 
 type Factory = Callable[..., Awaitable[PpppCamera]]
-
-
-@pytest.fixture
-async def pppp_factory(socket_enabled: None) -> AsyncIterator[Factory]:
-    started: list[PpppCamera] = []
-
-    async def _start(**kw: Any) -> PpppCamera:
-        values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "duid": DUID, "fps": 15.0}
-        values.update(kw)
-        cam = PpppCamera(PpppCameraConfig(**values))
-        await cam.start()
-        started.append(cam)
-        return cam
-
-    yield _start
-    for cam in started:
-        await cam.stop()
 
 
 def _entry(cam: PpppCamera, app_layer: str | None) -> MockConfigEntry:
