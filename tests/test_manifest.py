@@ -13,10 +13,13 @@ import yaml
 from custom_components.chinesium.config_flow import options_schema
 from custom_components.chinesium.const import (
     CONF_MAX_FPS,
+    CONF_MOTION_HOLD,
+    CONF_MOTION_SENSITIVITY,
     CONF_STREAM_MODE,
     STREAM_MODES,
 )
 from custom_components.chinesium.issues import UNSUPPORTED_CAMERA
+from custom_components.chinesium.protocol import PtzDirection
 
 COMPONENT = Path(__file__).parent.parent / "custom_components" / "chinesium"
 
@@ -141,11 +144,12 @@ def test_options_keys_are_translated() -> None:
     source = (COMPONENT / "config_flow.py").read_text(encoding="utf-8")
     assert _steps(_class_node(ast.parse(source), "ChinesiumOptionsFlow")) == set(en["step"])
     fields = {str(key) for key in options_schema().schema}
-    assert fields == {CONF_STREAM_MODE, CONF_MAX_FPS}  # scan hosts: integration-wide
+    # scan hosts: integration-wide
+    assert fields == {CONF_STREAM_MODE, CONF_MAX_FPS, CONF_MOTION_SENSITIVITY, CONF_MOTION_HOLD}
     assert set(en["step"]["init"]["data"]) == fields
     assert set(en["step"]["init"]["data_description"]) == fields
     assert "error" not in en
-    assert set(translations["selector"]) == {CONF_STREAM_MODE}
+    assert set(translations["selector"]) == {CONF_STREAM_MODE, "ptz_direction"}
     assert tuple(translations["selector"][CONF_STREAM_MODE]["options"]) == STREAM_MODES
 
 
@@ -204,13 +208,16 @@ def test_services_translations_icons_agree() -> None:
     services = yaml.safe_load((COMPONENT / "services.yaml").read_text(encoding="utf-8"))
     translations = _json("translations/en.json")["services"]
     icons = _json("icons.json")["services"]
-    assert set(services) == set(translations) == set(icons) == {"snapshot"}
+    assert set(services) == set(translations) == set(icons) == {"snapshot", "ptz"}
     for name, service in services.items():
         assert service["target"]["entity"] == {"integration": "chinesium", "domain": "camera"}
         assert set(service["fields"]) == set(translations[name]["fields"])
         assert translations[name]["name"]
         assert translations[name]["description"]
         assert icons[name]["service"].startswith("mdi:")
+    direction = services["ptz"]["fields"]["direction"]["selector"]["select"]
+    choices = _json("translations/en.json")["selector"][direction["translation_key"]]["options"]
+    assert direction["options"] == list(choices) == [d.value for d in PtzDirection]
 
 
 def test_entity_translations_and_icons() -> None:

@@ -1,4 +1,4 @@
-"""Options flow (stream mode, frame-rate cap), the integration-wide scan hosts and their helpers."""
+"""Options flow (stream mode, frame-rate cap, motion), the integration-wide scan hosts."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.chinesium import discovery
 from custom_components.chinesium.const import (
     CONF_MAX_FPS,
+    CONF_MOTION_HOLD,
+    CONF_MOTION_SENSITIVITY,
     CONF_SCAN_HOSTS,
     CONF_STREAM_MODE,
     DOMAIN,
@@ -25,6 +27,13 @@ from custom_components.chinesium.stored_settings import STORAGE_KEY, async_get_s
 from fakecam.teg import TegCamera
 
 from .conftest import UID, UID2, override_settings, target, wait_for
+
+DEFAULTS = {
+    CONF_STREAM_MODE: STREAM_MODE_ALWAYS,
+    CONF_MAX_FPS: 0,
+    CONF_MOTION_SENSITIVITY: 50,
+    CONF_MOTION_HOLD: 5,
+}
 
 
 async def _open(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
@@ -48,17 +57,25 @@ async def test_defaults_and_store(hass: HomeAssistant) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id=UID, data={})
     entry.add_to_hass(hass)
     result = await _open(hass, entry)
-    assert _defaults(result) == {CONF_STREAM_MODE: STREAM_MODE_ALWAYS, CONF_MAX_FPS: 0}
+    assert _defaults(result) == DEFAULTS
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
             CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND,
             CONF_MAX_FPS: 5.0,  # the number selector hands over floats
+            CONF_MOTION_SENSITIVITY: 80.0,
+            CONF_MOTION_HOLD: 12.0,
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND, CONF_MAX_FPS: 5}
+    assert entry.options == {
+        CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND,
+        CONF_MAX_FPS: 5,
+        CONF_MOTION_SENSITIVITY: 80,
+        CONF_MOTION_HOLD: 12,
+    }
     assert isinstance(entry.options[CONF_MAX_FPS], int)
+    assert isinstance(entry.options[CONF_MOTION_HOLD], int)
 
     # Reopening shows the stored values.
     result = await _open(hass, entry)
@@ -71,12 +88,18 @@ async def test_missing_fields_use_defaults(hass: HomeAssistant) -> None:
     entry.add_to_hass(hass)
     result = await _open(hass, entry)
     await hass.config_entries.options.async_configure(result["flow_id"], {})
-    assert entry.options == {CONF_STREAM_MODE: STREAM_MODE_ALWAYS, CONF_MAX_FPS: 0}
+    assert entry.options == DEFAULTS
 
 
 @pytest.mark.parametrize(
     "data",
-    [{CONF_MAX_FPS: 31}, {CONF_MAX_FPS: -1}, {CONF_STREAM_MODE: "sometimes"}],
+    [
+        {CONF_MAX_FPS: 31},
+        {CONF_MAX_FPS: -1},
+        {CONF_STREAM_MODE: "sometimes"},
+        {CONF_MOTION_SENSITIVITY: 101},
+        {CONF_MOTION_HOLD: -1},
+    ],
 )
 async def test_schema_rejects(hass: HomeAssistant, data: dict[str, Any]) -> None:
     """Out-of-range frame rates and unknown stream modes never reach the entry."""

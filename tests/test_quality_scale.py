@@ -403,6 +403,23 @@ def _entity_translations() -> None:
         name = attrs.get("_attr_name")
         if isinstance(name, ast.Constant) and name.value is None:
             continue  # the main entity: named after the device
+        if any(
+            isinstance(node, ast.AnnAssign)
+            and getattr(node.target, "id", "") == "entity_description"
+            for node in cls.body
+        ):
+            # Named by its descriptions' translation keys.
+            keys = [
+                kw.value.value
+                for call in ast.walk(_tree(f"{module}.py"))
+                if isinstance(call, ast.Call)
+                for kw in call.keywords
+                if kw.arg == "translation_key" and isinstance(kw.value, ast.Constant)
+            ]
+            assert keys, f"{module}.{cls.name}"
+            for name in keys:
+                assert en[module][name]["name"], (module, name)
+            continue
         key = attrs.get("_attr_translation_key")
         assert isinstance(key, ast.Constant), f"{module}.{cls.name}"
         assert en[module][key.value]["name"]

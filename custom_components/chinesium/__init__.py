@@ -12,7 +12,14 @@ from .coordinator import OFFLINE_LOGGED, ChinesiumConfigEntry, ChinesiumCoordina
 from .discovery import async_start_background_scan
 from .stored_settings import async_migrate_entry_scan_hosts
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.CAMERA]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.CAMERA,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 

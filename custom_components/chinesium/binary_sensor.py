@@ -1,16 +1,42 @@
-"""Connectivity binary sensor: on while frames flow (or, idle on demand, while reachable)."""
+"""Binary sensors: connectivity, motion (from the frames), charging (when reported)."""
 
 from __future__ import annotations
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator
 from .entity import ChinesiumEntity
+from .protocol import Capability
 
 PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChinesiumBinarySensorDescription(BinarySensorEntityDescription):
+    """A binary sensor: shown when ``supported_fn`` holds; ``value_fn`` reads the state."""
+
+    supported_fn: Callable[[ChinesiumCoordinator], bool]
+    value_fn: Callable[[ChinesiumCoordinator], bool | None]
+
+
+CHARGING = ChinesiumBinarySensorDescription(
+    key="charging",
+    translation_key="charging",
+    device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
+    entity_category=EntityCategory.DIAGNOSTIC,
+    supported_fn=lambda c: Capability.CHARGING in c.capabilities,
+    value_fn=lambda c: c.data.camera.charging,
+)
 
 
 async def async_setup_entry(
@@ -18,8 +44,15 @@ async def async_setup_entry(
     entry: ChinesiumConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the connectivity sensor of the entry's camera."""
-    async_add_entities([ChinesiumConnectionSensor(entry.runtime_data)])
+    """Add the connectivity and motion sensors, and charging when reported."""
+    coordinator = entry.runtime_data
+    entities: list[BinarySensorEntity] = [
+        ChinesiumConnectionSensor(coordinator),
+        ChinesiumMotionSensor(coordinator),
+    ]
+    if CHARGING.supported_fn(coordinator):
+        entities.append(ChinesiumBinarySensor(coordinator, CHARGING))
+    async_add_entities(entities)
 
 
 class ChinesiumConnectionSensor(ChinesiumEntity, BinarySensorEntity):
@@ -42,3 +75,42 @@ class ChinesiumConnectionSensor(ChinesiumEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """On while frames arrive; with no session (on demand) the last known reachability."""
         return self.coordinator.data.online
+
+
+class ChinesiumMotionSensor(ChinesiumEntity, BinarySensorEntity):
+    """Motion computed from frame differences; unavailable while no frames flow."""
+
+    _attr_device_class = BinarySensorDeviceClass.MOTION
+    _attr_translation_key = "motion"
+
+    def __init__(self, coordinator: ChinesiumCoordinator) -> None:
+        """Initialise the sensor."""
+        super().__init__(coordinator, "motion")
+
+    @property
+    def available(self) -> bool:
+        """Available while frames flow (nothing to analyse otherwise)."""
+        return self.coordinator.last_update_success and self.coordinator.data.streaming
+
+    @property
+    def is_on(self) -> bool:
+        """On from the first analysis that saw motion until the hold time passed."""
+        return self.coordinator.data.motion
+
+
+class ChinesiumBinarySensor(ChinesiumEntity, BinarySensorEntity):
+    """A yes/no value the camera reports (unknown until it does)."""
+
+    entity_description: ChinesiumBinarySensorDescription
+
+    def __init__(
+        self, coordinator: ChinesiumCoordinator, description: ChinesiumBinarySensorDescription
+    ) -> None:
+        """Initialise the sensor."""
+        super().__init__(coordinator, description.key)
+        self.entity_description = description
+
+    @property
+    def is_on(self) -> bool | None:
+        """The reported value."""
+        return self.entity_description.value_fn(self.coordinator)

@@ -1,4 +1,4 @@
-"""Camera entity: still images and MJPEG from the session's frames, plus the snapshot action."""
+"""Camera entity: still images and MJPEG from the session's frames; snapshot and PTZ actions."""
 
 from __future__ import annotations
 
@@ -17,14 +17,35 @@ import voluptuous as vol
 
 from .const import DOMAIN, LOGGER
 from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator, describe_error
-from .entity import ChinesiumEntity
-from .protocol import ChinesiumError, Codec, Frame
+from .entity import ChinesiumEntity, chinesium_exception_handler
+from .protocol import ChinesiumError, Codec, Frame, PtzDirection
 
 PARALLEL_UPDATES = 0
 
 SERVICE_SNAPSHOT = "snapshot"
 ATTR_FILENAME = "filename"
 CONTENT_TYPE = "image/jpeg"
+SERVICE_PTZ = "ptz"
+ATTR_DIRECTION = "direction"
+ATTR_DURATION = "duration"
+ATTR_STEPS = "steps"
+MAX_PTZ_DURATION = 60.0
+"""Longest move the ``chinesium.ptz`` action accepts, seconds."""
+MAX_PTZ_STEPS = 50
+PTZ_SCHEMA = vol.All(
+    cv.make_entity_service_schema(
+        {
+            vol.Required(ATTR_DIRECTION): vol.In([d.value for d in PtzDirection]),
+            vol.Exclusive(ATTR_DURATION, "amount"): vol.All(
+                vol.Coerce(float), vol.Range(min=0, max=MAX_PTZ_DURATION)
+            ),
+            vol.Exclusive(ATTR_STEPS, "amount"): vol.All(
+                vol.Coerce(int), vol.Range(min=1, max=MAX_PTZ_STEPS)
+            ),
+        }
+    ),
+)
+"""``direction``; ``duration`` (s) or ``steps`` (neither: one step; STOP ignores both)."""
 
 
 async def async_setup_entry(
@@ -41,6 +62,7 @@ async def async_setup_entry(
         "async_snapshot",
         supports_response=SupportsResponse.OPTIONAL,
     )
+    platform.async_register_entity_service(SERVICE_PTZ, PTZ_SCHEMA, "async_ptz")
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -162,6 +184,20 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
                     "error": describe_error(err),
                 },
             ) from err
+
+    @chinesium_exception_handler
+    async def async_ptz(
+        self, direction: str, duration: float | None = None, steps: int | None = None
+    ) -> None:
+        """Move the pan/tilt motor: ``steps`` steps or for ``duration`` s (default 1 step)."""
+        move = PtzDirection(direction)
+        if move is PtzDirection.STOP:
+            duration = steps = None
+        elif duration is None and steps is None:
+            steps = 1
+        await self.coordinator.async_command(
+            lambda session: session.ptz(move, duration=duration, steps=steps)
+        )
 
     async def async_snapshot(self, filename: str | None = None) -> ServiceResponse:
         """Take a snapshot; save it to ``filename`` if given and return it."""

@@ -33,14 +33,19 @@ import voluptuous as vol
 
 from .const import (
     CONF_MAX_FPS,
+    CONF_MOTION_HOLD,
+    CONF_MOTION_SENSITIVITY,
     CONF_SCAN_HOSTS,
     CONF_STREAM_MODE,
     CREDENTIAL_FIELDS,
     DEFAULT_MAX_FPS,
+    DEFAULT_MOTION_HOLD,
+    DEFAULT_MOTION_SENSITIVITY,
     DEFAULT_STREAM_MODE,
     DOMAIN,
     FAMILY_LABELS,
     MAX_FPS_LIMIT,
+    MAX_MOTION_HOLD,
     STREAM_MODES,
 )
 from .discovery import async_discover, async_scan, expand_scan_host, validate_host
@@ -154,7 +159,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> ChinesiumOptionsFlow:
-        """Options: stream mode and frame-rate cap."""
+        """Options: stream mode, frame-rate cap, motion sensitivity and hold time."""
         return ChinesiumOptionsFlow()
 
     def __init__(self) -> None:
@@ -490,7 +495,7 @@ class ChinesiumConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class ChinesiumOptionsFlow(OptionsFlow):
-    """Stream mode and frame-rate cap of one camera entry.
+    """Stream mode, frame-rate cap and motion detection settings of one camera entry.
 
     The extra discovery hosts are integration-wide: the *Search the network*
     step of the config flow edits them (see :mod:`.stored_settings`).
@@ -503,6 +508,10 @@ class ChinesiumOptionsFlow(OptionsFlow):
                 data={
                     CONF_STREAM_MODE: user_input.get(CONF_STREAM_MODE, DEFAULT_STREAM_MODE),
                     CONF_MAX_FPS: int(user_input.get(CONF_MAX_FPS, DEFAULT_MAX_FPS)),
+                    CONF_MOTION_SENSITIVITY: int(
+                        user_input.get(CONF_MOTION_SENSITIVITY, DEFAULT_MOTION_SENSITIVITY)
+                    ),
+                    CONF_MOTION_HOLD: int(user_input.get(CONF_MOTION_HOLD, DEFAULT_MOTION_HOLD)),
                 }
             )
         return self.async_show_form(
@@ -526,6 +535,26 @@ def options_schema() -> vol.Schema:
             ),
             vol.Optional(CONF_MAX_FPS, default=DEFAULT_MAX_FPS): NumberSelector(
                 NumberSelectorConfig(min=0, max=MAX_FPS_LIMIT, step=1, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Optional(
+                CONF_MOTION_SENSITIVITY, default=DEFAULT_MOTION_SENSITIVITY
+            ): NumberSelector(
+                NumberSelectorConfig(
+                    min=0,
+                    max=100,
+                    step=1,
+                    unit_of_measurement="%",
+                    mode=NumberSelectorMode.SLIDER,
+                )
+            ),
+            vol.Optional(CONF_MOTION_HOLD, default=DEFAULT_MOTION_HOLD): NumberSelector(
+                NumberSelectorConfig(
+                    min=0,
+                    max=MAX_MOTION_HOLD,
+                    step=1,
+                    unit_of_measurement="s",
+                    mode=NumberSelectorMode.BOX,
+                )
             ),
         }
     )

@@ -27,6 +27,14 @@ CONF_MAX_FPS: Final = "max_fps"
 DEFAULT_MAX_FPS: Final = 0
 MAX_FPS_LIMIT: Final = 30
 """Largest value the options flow accepts for ``max_fps``."""
+CONF_MOTION_SENSITIVITY: Final = "motion_sensitivity"
+"""Motion detection sensitivity in percent (0-100; higher: smaller changes count)."""
+DEFAULT_MOTION_SENSITIVITY: Final = 50
+CONF_MOTION_HOLD: Final = "motion_hold"
+"""Seconds the motion sensor stays on after the last motion."""
+DEFAULT_MOTION_HOLD: Final = 5
+MAX_MOTION_HOLD: Final = 600
+"""Largest hold time the options flow accepts, seconds."""
 CONF_SCAN_HOSTS: Final = "scan_hosts"
 """Extra unicast discovery targets: ``host``, ``host:port`` or CIDR ``a.b.c.d/nn``."""
 SCAN_CIDR_MIN_PREFIX: Final = 22

@@ -17,9 +17,9 @@ cameras, on-demand use/linger and idle probes). One
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,8 +36,12 @@ from homeassistant.util.hass_dict import HassKey
 from . import protocol
 from .const import (
     CONF_MAX_FPS,
+    CONF_MOTION_HOLD,
+    CONF_MOTION_SENSITIVITY,
     CONF_STREAM_MODE,
     DEFAULT_MAX_FPS,
+    DEFAULT_MOTION_HOLD,
+    DEFAULT_MOTION_SENSITIVITY,
     DEFAULT_STREAM_MODE,
     DOMAIN,
     LOGGER,
@@ -55,11 +59,14 @@ from .protocol import (
     CameraFullError,
     CameraInfo,
     CameraSession,
+    CameraState,
     CameraTimeoutError,
+    Capability,
     ChinesiumError,
     Codec,
     Credentials,
     Frame,
+    NightMode,
     SessionClosedError,
     SessionFacts,
     SessionOptions,
@@ -68,6 +75,7 @@ from .protocol import (
     expected_codecs,
 )
 from .protocol.media import MediaHub, StillConverter
+from .protocol.motion import MotionDetector
 from .protocol.supervisor import SessionSupervisor, SupervisorCallbacks
 from .settings import RuntimeSettings, get_settings
 
@@ -83,6 +91,11 @@ TRACE_LIMIT = 24
 
 TOTAL_KEYS = ("frames_ok", "frames_dropped", "packets", "bytes_received")
 """Session counters summed over all sessions since setup (diagnostics)."""
+
+DATA_CAPABILITIES = "capabilities"
+DATA_RESOLUTIONS = "resolutions"
+DATA_NIGHT_MODES = "night_modes"
+"""Entry data keys: what the camera can do, so entities exist while it is offline."""
 
 H26X = frozenset({Codec.H264, Codec.H265})
 KEYFRAME_WAIT = 10.0
@@ -103,6 +116,10 @@ class ChinesiumState:
     """Why the last session ended or the last connect failed."""
     reconnects: int = 0
     """Successful reconnects after a loss or failure since setup."""
+    camera: CameraState = field(default_factory=CameraState)
+    """What the camera last reported (or we last set): controls and sensors."""
+    motion: bool = False
+    """Motion seen in the frames (never while frames do not flow)."""
 
     @property
     def online(self) -> bool:
@@ -185,6 +202,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self._session_since = 0.0
         self._no_video = False
         self.data = ChinesiumState()
+        self._init_controls()
 
     # -- public API ------------------------------------------------------------------
 
@@ -396,6 +414,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self._session_frames = 0
         self._session_since = asyncio.get_running_loop().time()
         self._note_facts(session.facts)
+        self._controls_connected(session)
         self._log_back_online()
         self._publish(connected=True, reachable=True, reconnects=self.supervisor.reconnects)
 
@@ -469,6 +488,8 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
     def _detach(self, *, keep_frame_time: bool = False) -> None:
         """Forget the current session's listener and fold its counters into the totals."""
         session, self.session = self.session, None
+        if session is not None and not keep_frame_time:
+            self._motion_reset()
         if not keep_frame_time:
             self._latest_at = None
         if self._unsub_frames is not None:
@@ -529,6 +550,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self.frame_count += 1
         self._latest_at = asyncio.get_running_loop().time()
         self._wake_waiters()
+        self._motion_frame(frame)
         if not self.data.streaming:
             self._publish()
 
@@ -571,13 +593,144 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
             "streaming": self._streaming(),
             "last_error": self.data.last_error,
             "reconnects": self.data.reconnects,
+            "camera": self._camera_state,
         }
         values.update(changes)
         if not values["connected"]:
             values["streaming"] = False
+        values["motion"] = values["streaming"] and self._motion_on
         new = ChinesiumState(**values)
         if new != self.data or not self.last_update_success:
             self.async_set_updated_data(new)
+
+    # -- controls and motion ------------------------------------------------------------
+
+    def _init_controls(self) -> None:
+        """Camera state, stored capabilities and the motion detector (from ``__init__``)."""
+        self._camera_state = CameraState()
+        self._motion_on = False
+        self._motion_busy = False
+        self._motion_generation = 0
+        self._motion_reset_pending = False
+        self.motion_detector = MotionDetector(
+            sensitivity=float(self.options.get(CONF_MOTION_SENSITIVITY, DEFAULT_MOTION_SENSITIVITY))
+            / 100.0,
+            hold=float(self.options.get(CONF_MOTION_HOLD, DEFAULT_MOTION_HOLD)),
+        )
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What the camera can do: the live session's, else what the entry stored."""
+        session = self.session
+        if session is not None:
+            return session.capabilities
+        return frozenset(
+            Capability(v)
+            for v in self.config_entry.data.get(DATA_CAPABILITIES, ())
+            if v in Capability.__members__.values()
+        )
+
+    @property
+    def resolutions(self) -> tuple[str, ...]:
+        """Resolutions the camera accepts (session, else entry)."""
+        session = self.session
+        if session is not None:
+            return session.resolutions
+        return tuple(str(v) for v in self.config_entry.data.get(DATA_RESOLUTIONS, ()))
+
+    @property
+    def night_modes(self) -> tuple[NightMode, ...]:
+        """Night modes the camera accepts (session, else entry)."""
+        session = self.session
+        if session is not None:
+            return session.night_modes
+        return tuple(
+            NightMode(v)
+            for v in self.config_entry.data.get(DATA_NIGHT_MODES, ())
+            if v in NightMode.__members__.values()
+        )
+
+    @property
+    def camera_state(self) -> CameraState:
+        """What the camera last reported (kept while it is offline)."""
+        return self._camera_state
+
+    async def async_command[T](self, command: Callable[[CameraSession], Awaitable[T]]) -> T:
+        """Run ``command(session)`` on the live session (on demand: connect first).
+
+        The camera's state and capabilities are published afterwards, also
+        when the command fails. Raises a :class:`ChinesiumError`.
+        """
+        async with self.supervisor.use() as session:
+            try:
+                return await command(session)
+            finally:
+                self._note_controls(session)
+
+    @callback
+    def _controls_connected(self, session: CameraSession) -> None:
+        self._note_controls(session, publish=False)
+        self.config_entry.async_create_background_task(
+            self.hass, self._async_refresh_controls(session), f"{self.name} state"
+        )
+
+    async def _async_refresh_controls(self, session: CameraSession) -> None:
+        try:
+            await session.refresh_state()
+        except ChinesiumError as err:
+            LOGGER.debug("No state from %s: %s", self.config_entry.title, err)
+        if session is self.session:
+            self._note_controls(session)
+
+    def _note_controls(self, session: CameraSession, *, publish: bool = True) -> None:
+        """Store new capabilities in the entry; publish the session's camera state."""
+        entry = self.config_entry
+        stored = {
+            DATA_CAPABILITIES: sorted(c.value for c in session.capabilities),
+            DATA_RESOLUTIONS: list(session.resolutions),
+            DATA_NIGHT_MODES: [m.value for m in session.night_modes],
+        }
+        if any(entry.data.get(key) != value for key, value in stored.items()):
+            self.hass.config_entries.async_update_entry(entry, data={**entry.data, **stored})
+        if session.facts != self._facts and session is self.session:
+            self._note_facts(session.facts)
+        self._camera_state = session.state
+        if publish:
+            self._publish()
+
+    def _motion_frame(self, frame: Frame) -> None:
+        """Analyse ``frame`` in the executor when due (one job at a time; others skipped)."""
+        if self._motion_busy or self._closing or not self.motion_detector.due(frame):
+            return
+        self._motion_busy = True
+        generation = self._motion_generation
+        job = self.hass.async_add_executor_job(self.motion_detector.feed, frame)
+        job.add_done_callback(lambda fut: self._motion_done(fut, generation))
+
+    def _motion_done(self, fut: asyncio.Future[bool | None], generation: int) -> None:
+        self._motion_busy = False
+        if self._motion_reset_pending:
+            self._motion_reset_pending = False
+            self.motion_detector.reset()
+        if fut.cancelled():
+            return
+        if (err := fut.exception()) is not None:
+            LOGGER.debug("Motion analysis of %s failed: %s", self.config_entry.title, err)
+            return
+        if generation != self._motion_generation or self._closing:
+            return
+        if (changed := fut.result()) is not None:
+            self._motion_on = changed
+            self._publish()
+
+    def _motion_reset(self) -> None:
+        """Frames stopped: forget the background, motion off (after a running job)."""
+        self._motion_generation += 1
+        self._motion_on = False
+        if self._motion_busy:
+            self._motion_reset_pending = True
+        else:
+            self.motion_detector.reset()
 
 
 def _str_or_none(value: object) -> str | None:

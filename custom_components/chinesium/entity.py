@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import wraps
+from typing import Any, Concatenate, Final
 
 from homeassistant.const import CONF_MAC
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.device_registry import CONNECTION_NETWORK_MAC, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, FAMILY_LABELS
-from .coordinator import ChinesiumCoordinator
-from .protocol import CameraInfo, Family
+from .coordinator import ChinesiumCoordinator, describe_error
+from .protocol import (
+    AuthenticationError,
+    CameraConnectionError,
+    CameraInfo,
+    CameraTimeoutError,
+    ChinesiumError,
+    Family,
+    SessionClosedError,
+    UnsupportedCommandError,
+)
 from .protocol.teg.discovery import MODEL as TEG_DISCOVERY_MODEL
 
 TEG_MANUFACTURER: Final = "IWFCam"
@@ -93,3 +105,66 @@ class ChinesiumEntity(CoordinatorEntity[ChinesiumCoordinator]):
         super().__init__(coordinator)
         self._attr_unique_id = f"{coordinator.info.uid}_{key}"
         self._attr_device_info = device_info(coordinator)
+
+    @property
+    def available(self) -> bool:
+        """Available while connected or (on demand, idle) reachable at the last attempt."""
+        data = self.coordinator.data
+        return super().available and (data.connected or data.reachable)
+
+
+def chinesium_exception_handler[E: ChinesiumEntity, **P](
+    func: Callable[Concatenate[E, P], Awaitable[Any]],
+) -> Callable[Concatenate[E, P], Coroutine[Any, Any, None]]:
+    """Map library errors of an entity action to translated HA errors.
+
+    Unsupported commands and invalid arguments are the user's to fix
+    (:class:`ServiceValidationError`); the rest are :class:`HomeAssistantError`.
+    A rejected password schedules a reload (the reload starts reauth).
+    """
+
+    @wraps(func)
+    async def handler(self: E, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        placeholders = {"entity_id": self.entity_id}
+        try:
+            await func(self, *args, **kwargs)
+        except UnsupportedCommandError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="command_unsupported",
+                translation_placeholders={**placeholders, "command": err.command},
+            ) from err
+        except ValueError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="command_invalid",
+                translation_placeholders={**placeholders, "error": str(err)},
+            ) from err
+        except AuthenticationError as err:
+            entry = self.coordinator.config_entry
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="command_auth_failed",
+                translation_placeholders=placeholders,
+            ) from err
+        except CameraTimeoutError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="command_timeout",
+                translation_placeholders=placeholders,
+            ) from err
+        except (SessionClosedError, CameraConnectionError) as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="camera_unavailable",
+                translation_placeholders=placeholders,
+            ) from err
+        except ChinesiumError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="command_failed",
+                translation_placeholders={**placeholders, "error": describe_error(err)},
+            ) from err
+
+    return handler

@@ -1,0 +1,128 @@
+"""Sensors: battery and Wi-Fi signal, as the camera reports them.
+
+Cameras report either a battery percentage (SHIX) or a voltage (iLnk), and a
+Wi-Fi signal either in dBm (iLnk) or as a 0-100 quality (SHIX); the unit
+the camera reported when it was set up decides which sensor it gets (both
+while nothing was reported yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    UnitOfElectricPotential,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import ChinesiumConfigEntry, ChinesiumCoordinator
+from .entity import ChinesiumEntity
+from .protocol import CameraState, Capability
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChinesiumSensorDescription(SensorEntityDescription):
+    """A sensor: shown when ``supported_fn`` holds; ``value_fn`` reads the camera state."""
+
+    supported_fn: Callable[[ChinesiumCoordinator], bool]
+    value_fn: Callable[[CameraState], float | None]
+
+
+def _battery_voltage(state: CameraState) -> float | None:
+    return state.battery_mv / 1000 if state.battery_mv is not None else None
+
+
+SENSORS: tuple[ChinesiumSensorDescription, ...] = (
+    ChinesiumSensorDescription(
+        key="battery",
+        translation_key="battery",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        supported_fn=lambda c: (
+            Capability.BATTERY in c.capabilities and c.camera_state.battery_mv is None
+        ),
+        value_fn=lambda s: s.battery_percent,
+    ),
+    ChinesiumSensorDescription(
+        key="battery_voltage",
+        translation_key="battery_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        suggested_display_precision=2,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        supported_fn=lambda c: (
+            Capability.BATTERY in c.capabilities and c.camera_state.battery_percent is None
+        ),
+        value_fn=_battery_voltage,
+    ),
+    ChinesiumSensorDescription(
+        key="wifi_signal",
+        translation_key="wifi_signal",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        supported_fn=lambda c: (
+            Capability.WIFI_SIGNAL in c.capabilities and c.camera_state.wifi_percent is None
+        ),
+        value_fn=lambda s: s.wifi_dbm,
+    ),
+    ChinesiumSensorDescription(
+        key="wifi_quality",
+        translation_key="wifi_quality",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        supported_fn=lambda c: (
+            Capability.WIFI_SIGNAL in c.capabilities and c.camera_state.wifi_dbm is None
+        ),
+        value_fn=lambda s: s.wifi_percent,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ChinesiumConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors the entry's camera supports."""
+    coordinator = entry.runtime_data
+    async_add_entities(
+        ChinesiumSensor(coordinator, description)
+        for description in SENSORS
+        if description.supported_fn(coordinator)
+    )
+
+
+class ChinesiumSensor(ChinesiumEntity, SensorEntity):
+    """A value the camera reports (unknown until it does)."""
+
+    entity_description: ChinesiumSensorDescription
+
+    def __init__(
+        self, coordinator: ChinesiumCoordinator, description: ChinesiumSensorDescription
+    ) -> None:
+        """Initialise the sensor."""
+        super().__init__(coordinator, description.key)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> float | None:
+        """The reported value."""
+        return self.entity_description.value_fn(self.coordinator.data.camera)
