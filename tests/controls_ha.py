@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 from unittest.mock import patch
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.chinesium.const import DOMAIN
 from custom_components.chinesium.protocol import CameraInfo, Family
-from fakecam.pppp import PpppCamera, PpppCameraConfig
+from fakecam.pppp import PpppCamera
 
-from .conftest import wait_for
+from .conftest import PPPP_DUID, pppp_factory, wait_for
 
-PPPP_DUID = "DGOA-123456-VWXYZ"
+__all__ = ["PPPP_DUID", "pppp_factory"]
+
 
 type PpppFactory = Callable[..., Awaitable[PpppCamera]]
-
-
-@pytest.fixture
-async def pppp_factory(socket_enabled: None) -> AsyncIterator[PpppFactory]:
-    """Start emulated PPPP cameras on 127.0.0.1: ``await pppp_factory(app="shix")``."""
-    started: list[PpppCamera] = []
-
-    async def _start(**overrides: Any) -> PpppCamera:
-        values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "duid": PPPP_DUID, "fps": 15.0}
-        values.update(overrides)
-        cam = PpppCamera(PpppCameraConfig(**values))
-        await cam.start()
-        started.append(cam)
-        return cam
-
-    yield _start
-    for cam in started:
-        await cam.stop()
 
 
 def pppp_entry(cam: PpppCamera) -> MockConfigEntry:
@@ -64,6 +45,8 @@ async def setup_entry(
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
     await wait_for(lambda: entry.runtime_data.data.streaming)
+    # the camera's state is read in the background after connecting: let it land
+    await wait_for(lambda: entry.runtime_data.state_refreshed)
     return entry
 
 

@@ -608,6 +608,8 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
     def _init_controls(self) -> None:
         """Camera state, stored capabilities and the motion detector (from ``__init__``)."""
         self._camera_state = CameraState()
+        self.state_refreshed = False
+        """The current session's state was read once (diagnostics, tests)."""
         self._motion_on = False
         self._motion_busy = False
         self._motion_generation = 0
@@ -669,6 +671,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
 
     @callback
     def _controls_connected(self, session: CameraSession) -> None:
+        self.state_refreshed = False
         self._note_controls(session, publish=False)
         self.config_entry.async_create_background_task(
             self.hass, self._async_refresh_controls(session), f"{self.name} state"
@@ -681,6 +684,7 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
             LOGGER.debug("No state from %s: %s", self.config_entry.title, err)
         if session is self.session:
             self._note_controls(session)
+            self.state_refreshed = True
 
     def _note_controls(self, session: CameraSession, *, publish: bool = True) -> None:
         """Store new capabilities in the entry; publish the session's camera state."""
