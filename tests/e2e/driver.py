@@ -498,6 +498,41 @@ class Journey:
         expect(row).to_contain_text(re.compile(rf"\b{DISCONNECTED}\b"))
         self.shot("13-on-demand-offline.png")
 
+    def step8_controls(self) -> None:
+        """SHIX camera: press Pan right and toggle the Light on the device page."""
+        cam = next(c for c in self.cams if c["name"] == "pppp-a")
+        ids = self.add_camera_by_scan(cam, shots=False)
+        regs = [
+            e
+            for e in self.ws({"type": "config/entity_registry/list"})
+            if e["config_entry_id"] == ids["entry"]
+        ]
+        by_key = {e["unique_id"].rsplit("_", 1)[-1]: e["entity_id"] for e in regs}
+        button = next(e["entity_id"] for e in regs if e["unique_id"].endswith("_pan_right"))
+        light = next(e["entity_id"] for e in regs if e["unique_id"].endswith("_light"))
+        log(f"  controls: {sorted(by_key)}")
+        self.goto(f"/config/devices/device/{ids['device']}")
+        names = self.entity_tr
+        before = self.state(button)
+        row = self.page.locator(
+            "hui-button-entity-row", has_text=names["button"]["pan_right"]["name"]
+        )
+        expect(row).to_be_visible()
+        row.get_by_role("button", name="Press").click()
+        poll(f"{button} pressed", lambda: self.state(button) != before, 15)
+        log(f"  {button} pressed at {self.state(button)}")
+        poll(f"{light} known", lambda: self.state(light) in ("on", "off"), 20)
+        was = self.state(light)
+        toggle = self.page.locator(
+            "hui-toggle-entity-row", has_text=names["switch"]["light"]["name"]
+        ).get_by_role("switch")
+        expect(toggle).to_be_visible()
+        toggle.click()
+        want = "off" if was == "on" else "on"
+        poll(f"{light} {want} (reported by the camera)", lambda: self.state(light) == want, 20)
+        log(f"  {light}: {was} -> {want}")
+        self.shot("14-controls.png")
+
     def step5_manual_error(self) -> None:
         """Manual add of an unreachable loopback host shows the translated error."""
         self.start_chinesium_flow(None)
@@ -529,6 +564,7 @@ SCREENSHOTS = (
     "11-h264-live.png",
     "12-on-demand-option.png",
     "13-on-demand-offline.png",
+    "14-controls.png",
 )
 
 STEPS: list[tuple[str, str]] = [
@@ -541,6 +577,7 @@ STEPS: list[tuple[str, str]] = [
     ("5", "step5_manual_error"),
     ("6", "step6_h264_live"),
     ("7", "step7_on_demand_dead"),
+    ("8", "step8_controls"),
 ]
 
 

@@ -25,8 +25,8 @@ pytestmark = [
 @pytest.mark.timeout(400)
 def test_user_journey_in_browser() -> None:
     """Scan/add, live picture, connectivity, snapshot action, reconfigure of a connected
-    camera, manual error, an H.264 camera playing (HLS) and an on-demand camera that dies
-    while idle all pass."""
+    camera, manual error, an H.264 camera playing (HLS), an on-demand camera that dies
+    while idle, and PTZ/light controls all pass."""
     proc = subprocess.run(
         [str(ROOT / "scripts" / "e2e")],
         cwd=ROOT,
@@ -46,5 +46,6 @@ def test_user_journey_in_browser() -> None:
         "10-reconfigure-done.png",
         "11-h264-live.png",
         "13-on-demand-offline.png",
+        "14-controls.png",
     ):
         assert (ROOT / "docs" / "screenshots" / name).stat().st_size > 10_000, name
