@@ -260,3 +260,40 @@ async def test_hls_from_independent_peer(
         assert (frames[0].width, frames[0].height) == peer.config.size
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def test_lookcam_hevc_camera_in_ha(
+    hass: HomeAssistant, pppp_factory: Factory, hass_client: ClientSessionGenerator
+) -> None:
+    """A LookCam camera (HEVC over channel 0) is live in HA: STREAM, an HLS master
+    playlist naming hvc1, and a JPEG still decoded from its keyframes."""
+    assert await async_setup_component(hass, "stream", {})
+    uid = "GHBB-123456-LKCAM"
+    cam = await pppp_factory(app="lookcam", duid=uid, width=640, height=480)
+    info = CameraInfo(uid, "127.0.0.1", cam.port, Family.PPPP, app_layer="lookcam")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=uid,
+        title="LookCam LKCAM",
+        data={**info.as_dict(), CONF_USERNAME: None, CONF_PASSWORD: None},
+    )
+    entry.add_to_hass(hass)
+    with override_settings(hass, session=_slow_session(hass)):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        await wait_for(lambda: entry.runtime_data.data.streaming, timeout=10)
+    entity_id = "camera.lookcam_lkcam"
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.attributes["supported_features"] == CameraEntityFeature.STREAM
+    assert str(entry.runtime_data.facts.codec) == "h265"
+    image = await async_get_image(hass, entity_id, timeout=10)
+    with Image.open(io.BytesIO(image.content)) as picture:
+        assert picture.size == (640, 480)
+    client = await hass_client()
+    url = await async_request_stream(hass, entity_id, "hls")
+    resp = await client.get(url)
+    assert resp.status == 200
+    assert "hvc1" in await resp.text()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()

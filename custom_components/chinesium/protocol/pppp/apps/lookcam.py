@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
+from ...model import Codec
 from .base import AppClient, ChannelLike, MediaChannelLike, MediaUnit, ReplyWaiter
 from .h26x import detect_codec, is_keyframe
 from .layers import AppLayer
@@ -213,6 +214,7 @@ class LookcamClient(AppClient):
     control_channel = COMMAND_CHANNEL
     video_channel = MEDIA_CHANNEL
     own_media = True
+    video_codecs = frozenset({Codec.H264, Codec.H265})
 
     def __init__(
         self, control: ChannelLike, *, reply_timeout: float = 3.0, timezone_hours: int = 0
