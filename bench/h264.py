@@ -1,6 +1,6 @@
 """H.264 end to end (issue 10): PPPP ingest + hub + MPEG-TS server, stills, open latency.
 
-    .venv/bin/python bench/h264.py            # full run (~2.5 min), appends to RESULTS.md
+    .venv/bin/python bench/h264.py            # full run (~2 min), appends to RESULTS.md
     .venv/bin/python bench/h264.py --quick    # smoke run (1 camera, short), nothing appended
 
 One run measures, side by side:
