@@ -10,7 +10,7 @@ in ``finally``. ``av`` is imported on first use.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -125,8 +125,10 @@ class MpegTsMuxer:
         self.close()
 
 
-async def mpegts_chunks(subscription: Subscription) -> AsyncIterator[bytes]:
-    """MPEG-TS bytes for one client, read from a hub subscription.
+async def mpegts_chunks(
+    subscription: Subscription | AsyncIterable[Frame],
+) -> AsyncIterator[bytes]:
+    """MPEG-TS bytes for one client, read from a hub subscription (or any frame iterable).
 
     Starts at the first keyframe (a fresh subscription begins at the cached
     GOP). Ends when the subscription closes or when the stream stops being

@@ -1,0 +1,212 @@
+"""Restream extras: MJPEG->H.264 transcoding, multipart MJPEG, tokens, LAN binding."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+import itertools
+from typing import Any
+
+import aiohttp
+import pytest
+
+from custom_components.chinesium.protocol.media import MediaHub
+from custom_components.chinesium.protocol.media.server import MJPEG_BOUNDARY, MediaServer
+from custom_components.chinesium.protocol.media.transcode import (
+    MjpegTranscoder,
+    TranscodeError,
+    TranscodingHub,
+)
+from custom_components.chinesium.protocol.model import Codec, Frame
+from fakecam.frames import FrameSource
+
+from .test_media_server import read_with_av
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+_SOURCE = FrameSource(count=6, seed=3)
+JPEGS = [_SOURCE.next_frame() for _ in range(6)]
+
+
+class JpegPublisher:
+    """Publishes fakecam JPEGs into a hub (pts step 66 ms) until stopped."""
+
+    def __init__(self, hub: MediaHub) -> None:
+        self.hub = hub
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def publish(self, n: int) -> None:
+        for _ in range(n):
+            data = JPEGS[self.count % len(JPEGS)]
+            self.hub.publish(Frame(data, 640, 480, 0.0, self.count + 1, pts=1000 + self.count * 66))
+            self.count += 1
+
+    def start(self, interval: float = 0.02) -> None:
+        async def run() -> None:
+            while True:
+                self.publish(1)
+                await asyncio.sleep(interval)
+
+        self._task = asyncio.create_task(run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def _until(cond: Any, timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not cond():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    pool = ThreadPoolExecutor(1)
+    try:
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), 60)
+    finally:
+        pool.shutdown(wait=True)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[MediaServer]:
+    srv = MediaServer()
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+# -- A. MJPEG -> H.264 -------------------------------------------------------------------
+
+
+def test_transcoder_keeps_pts_and_makes_keyframes_every_second() -> None:
+    tx = MjpegTranscoder(keyframe_interval_ms=1000)
+    out: list[Frame] = []
+    for i in range(40):
+        out += tx.encode(Frame(JPEGS[i % 6], 640, 480, 1.5, i + 1, pts=i * 66))
+    assert len(out) == 40
+    assert all(f.codec is Codec.H264 for f in out)
+    assert [f.pts for f in out] == [i * 66 for i in range(40)]
+    assert [f.seq for f in out] == list(range(1, 41))
+    keys = [f.pts for f in out if f.keyframe]
+    # pts 0, then the first frame at least 1000 ms after the previous keyframe.
+    assert keys == [0, 1056, 2112]
+    assert out[0].data.startswith(b"\x00\x00\x00\x01\x67")  # SPS in-band
+    assert (out[0].width, out[0].height) == (640, 480)
+    with pytest.raises(TranscodeError):
+        tx.encode(Frame(b"\xff\xd8garbage\xff\xd9", 640, 480, 0.0, 99, pts=5000))
+    with pytest.raises(ValueError, match="not a JPEG"):
+        tx.encode(Frame(b"\x00\x00\x00\x01", 0, 0, 0.0, 1, Codec.H264))
+    # Still usable after a bad frame; a size change restarts with an IDR.
+    small = FrameSource(width=320, height=240, count=1).next_frame()
+    again = tx.encode(Frame(small, 320, 240, 0.0, 100, pts=9000))
+    assert len(again) == 1
+    assert again[0].keyframe
+    assert (again[0].width, again[0].height) == (320, 240)
+
+
+async def test_transcoding_hub_runs_only_while_used() -> None:
+    hub = MediaHub()
+    pub = JpegPublisher(hub)
+    pub.publish(1)
+    th = TranscodingHub(hub)
+    assert not th.active
+    assert hub.subscribers == 0
+    async with th.use() as h264:
+        assert th.active
+        sub = h264.subscribe(100)
+        got = [await asyncio.wait_for(sub.get(), 20)]
+        for _ in range(5):
+            pub.publish(1)
+            got.append(await asyncio.wait_for(sub.get(), 20))
+        assert all(f is not None and f.codec is Codec.H264 for f in got)
+        assert got[0] is not None
+        assert got[0].keyframe
+        async with th.use() as same:
+            assert same is h264
+            assert th.users == 2
+        assert th.active
+    assert not th.active
+    assert th.users == 0
+    assert h264.closed
+    assert hub.subscribers == 0
+    assert th.runs == 1
+
+
+async def test_av_reads_h264_from_a_jpeg_source(server: MediaServer) -> None:
+    hub = MediaHub()
+    pub = JpegPublisher(hub)
+    pub.publish(3)
+    url = server.add_source("mjcam", hub, transcode=True)
+    pub.start()
+    try:
+        name, size, packets, decoded = await _in_thread(read_with_av, url, 30)
+        await _until(lambda: server.clients("mjcam") == 0)
+    finally:
+        await pub.stop()
+    assert name == "h264"
+    assert size == (640, 480)
+    assert len(packets) == 30
+    assert packets[0].is_keyframe
+    assert decoded == 30
+    assert all(b.dts > a.dts for a, b in itertools.pairwise(packets))
+    # Transcoding stopped with the last client: only the server's publisher feeds the hub.
+    await _until(lambda: hub.subscribers == 0)
+
+
+async def test_jpeg_source_without_transcode_is_415(server: MediaServer) -> None:
+    hub = MediaHub()
+    JpegPublisher(hub).publish(1)
+    url = server.add_source("mjcam", hub)
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        assert resp.status == 415
+    assert hub.subscribers == 0
+
+
+# -- B. multipart MJPEG ------------------------------------------------------------------
+
+
+async def test_mjpeg_endpoint_streams_multipart(server: MediaServer) -> None:
+    hub = MediaHub()
+    pub = JpegPublisher(hub)
+    pub.publish(1)
+    server.add_source("mjcam", hub)
+    url = server.url("mjcam", "mjpeg")
+    assert "/mjcam.mjpeg?token=" in url
+    base = f"http://127.0.0.1:{server.port}/mjcam.mjpeg"
+    async with aiohttp.ClientSession() as http:
+        for bad in (base, base + "?token=wrong"):
+            async with http.get(bad) as resp:
+                assert resp.status == 401
+        async with http.get(url) as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"] == (
+                f"multipart/x-mixed-replace;boundary={MJPEG_BOUNDARY}"
+            )
+            reader = aiohttp.MultipartReader.from_response(resp)
+            pub.start()
+            parts = []
+            for _ in range(3):
+                part = await asyncio.wait_for(reader.next(), 20)
+                assert isinstance(part, aiohttp.BodyPartReader)
+                assert part.headers["Content-Type"] == "image/jpeg"
+                parts.append(bytes(await asyncio.wait_for(part.read(), 20)))
+    try:
+        # The handler notices the client left at its next write.
+        await _until(lambda: server.clients("mjcam") == 0)
+    finally:
+        await pub.stop()
+    assert all(p in JPEGS for p in parts)
+    assert parts[0] == JPEGS[0]  # starts with the latest frame at once
+
+
+async def test_mjpeg_endpoint_refuses_h264_sources(server: MediaServer) -> None:
+    hub = MediaHub()
+    hub.publish(Frame(b"\x00\x00\x00\x01\x65", 2, 2, 0.0, 1, Codec.H264, True, 0))
+    server.add_source("h264cam", hub)
+    async with aiohttp.ClientSession() as http, http.get(server.url("h264cam", "mjpeg")) as resp:
+        assert resp.status == 415
