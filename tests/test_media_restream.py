@@ -9,7 +9,9 @@ import itertools
 from typing import Any
 
 import aiohttp
+import psutil
 import pytest
+import pytest_socket
 
 from custom_components.chinesium.protocol.media import MediaHub
 from custom_components.chinesium.protocol.media.server import MJPEG_BOUNDARY, MediaServer
@@ -210,3 +212,109 @@ async def test_mjpeg_endpoint_refuses_h264_sources(server: MediaServer) -> None:
     server.add_source("h264cam", hub)
     async with aiohttp.ClientSession() as http, http.get(server.url("h264cam", "mjpeg")) as resp:
         assert resp.status == 415
+
+
+# -- C. tokens and LAN binding -----------------------------------------------------------
+
+
+async def _status(url: str) -> int:
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return resp.status
+
+
+async def test_rotate_token_refuses_the_old_one(server: MediaServer) -> None:
+    hub = MediaHub()
+    JpegPublisher(hub).publish(1)
+    old = server.add_source("cam", hub)
+    old_mjpeg = server.url("cam", "mjpeg")
+    old_token = server.token("cam")
+    new = server.rotate_token("cam")
+    assert new != old
+    assert server.token("cam") != old_token
+    assert await _status(old_mjpeg) == 401
+    assert await _status(server.url("cam", "mjpeg")) == 200
+    # A stored token survives a restart: add_source(token=...) reuses it.
+    chosen = "A" * 32
+    assert server.rotate_token("cam", chosen).endswith("token=" + chosen)
+    assert server.add_source("cam2", hub, token=chosen).endswith("token=" + chosen)
+    with pytest.raises(ValueError, match="token"):
+        server.rotate_token("cam", "short")
+    with pytest.raises(ValueError, match="token"):
+        server.add_source("cam3", hub, token="bad token with spaces")
+    with pytest.raises(KeyError):
+        server.rotate_token("nope")
+
+
+async def test_rotate_token_ends_clients_of_the_old_token(server: MediaServer) -> None:
+    hub = MediaHub()
+    pub = JpegPublisher(hub)
+    pub.publish(1)
+    server.add_source("cam", hub)
+    async with aiohttp.ClientSession() as http, http.get(server.url("cam", "mjpeg")) as resp:
+        assert resp.status == 200
+        await _until(lambda: server.clients("cam") == 1)
+        server.rotate_token("cam")
+        assert server.clients("cam") == 0
+        await asyncio.wait_for(resp.read(), 20)  # the response ends
+
+
+@pytest.fixture
+def second_loopback(socket_enabled: None) -> None:
+    """Let the test connect to 127.0.0.2 too (loopback; phcc allows only 127.0.0.1)."""
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "127.0.0.2"])
+
+
+async def test_lan_server_on_another_address_checks_tokens(second_loopback: None) -> None:
+    """A second server (the LAN restream) bound elsewhere: 127.0.0.2 stands in for the LAN."""
+    local = MediaServer()
+    lan = MediaServer("127.0.0.2", 0)
+    await local.start()
+    await lan.start()
+    hub = MediaHub()
+    pub = JpegPublisher(hub)
+    pub.publish(3)
+    try:
+        url = lan.add_source("cam", hub, transcode=True)
+        local.add_source("cam", hub)
+        assert url.startswith(f"http://127.0.0.2:{lan.port}/cam.ts?token=")
+        assert lan.token("cam") != local.token("cam")
+        base = f"http://127.0.0.2:{lan.port}/cam"
+        for bad in (
+            f"{base}.ts",
+            f"{base}.ts?token=",
+            f"{base}.ts?token={local.token('cam')}",
+            f"{base}.mjpeg",
+            f"{base}.mjpeg?token=wrong",
+        ):
+            assert await _status(bad) == 401, bad
+        assert await _status(url.replace("/cam.ts", "/other.ts")) == 404
+        pub.start()
+        name, size, packets, decoded = await _in_thread(read_with_av, url, 20)
+        assert (name, size, len(packets), decoded) == ("h264", (640, 480), 20, 20)
+    finally:
+        await pub.stop()
+        await lan.stop()
+        await local.stop()
+
+
+def _tcp_listen_addresses() -> set[str]:
+    return {
+        c.laddr.ip
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+async def test_default_server_listens_on_loopback_only() -> None:
+    before = _tcp_listen_addresses()
+    srv = MediaServer()
+    await srv.start()
+    try:
+        srv.add_source("cam", MediaHub())
+        during = _tcp_listen_addresses()
+        assert during  # the server's socket is seen
+        assert during <= {"127.0.0.1"}, during
+        assert srv.url("cam").startswith(f"http://127.0.0.1:{srv.port}/")
+    finally:
+        await srv.stop()
+    assert before <= {"127.0.0.1"}, before

@@ -206,7 +206,7 @@ class MediaServer:
     def clients(self, name: str) -> int:
         """Open client streams of one source (0 if unknown)."""
         source = self._sources.get(name)
-        return 0 if source is None else len(source.subscriptions)
+        return 0 if source is None else sum(not s.closed for s in source.subscriptions)
 
     def _authorized(self, request: web.Request) -> _Source:
         source = self._sources.get(request.match_info["name"])
