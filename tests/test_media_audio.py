@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+import io
+import itertools
+from typing import Any
 
+import av
 import numpy as np
 import pytest
+import pytest_socket
 
 from custom_components.chinesium.protocol import CameraInfo, Family
+from custom_components.chinesium.protocol.media import MediaHub, MpegTsMuxer, link_audio
 from custom_components.chinesium.protocol.media.adpcm import AdpcmError, decode_block
-from custom_components.chinesium.protocol.model import AudioChunk
+from custom_components.chinesium.protocol.media.server import MediaServer
+from custom_components.chinesium.protocol.model import AudioChunk, Codec, Frame
 from custom_components.chinesium.protocol.teg.session import TegSession
 from fakecam.audio import SAMPLES_PER_BLOCK, TONE_HZ, encode_block, tone, tone_blocks
 from fakecam.teg import TegCamera
 
 from .helpers import LOOPBACK, UID, CamFactory, TegCameras, loopback_options
+from .media_helpers import h26x_frames
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -110,3 +119,196 @@ async def test_teg_audio_only_while_a_listener_exists(make_cam: CamFactory) -> N
     assert [c.seq for c in chunks[:5]] == [1, 2, 3, 4, 5]
     pcm = np.frombuffer(b"".join(c.data for c in chunks), "<i2")
     assert abs(peak_hz(pcm, 8000) - TONE_HZ) < 10
+
+
+# -- hub audio demand and AAC in MPEG-TS -------------------------------------------------
+
+
+def pcm_tone(n: int, start: int = 0, hz: float = 1000.0, rate: int = 8000) -> bytes:
+    t = np.arange(start, start + n) / rate
+    return (8000 * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
+
+
+class FakeAudioSession:
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[AudioChunk], None]] = []
+
+    def add_audio_listener(self, listener: Callable[[AudioChunk], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+
+async def test_hub_audio_demand_drives_the_session_listener() -> None:
+    hub = MediaHub()
+    session = FakeAudioSession()
+    unlink = link_audio(session, hub)
+    assert session.listeners == []
+    video = hub.subscribe(10)
+    assert session.listeners == []  # a video-only consumer asks for no audio
+    one = hub.subscribe(10, audio=True)
+    two = hub.subscribe(10, audio=True)
+    assert hub.audio_demand == 2
+    assert len(session.listeners) == 1
+    # No video yet: audio has no timeline and is ignored.
+    session.listeners[0](AudioChunk(pcm_tone(1025), 8000, 100.0, 1))
+    assert one.queued == 0
+    assert hub.audio_in == 0
+    hub.publish(Frame(b"\xff\xd8\xff\xd9", 1, 1, 100.0, 1, pts=None))
+    session.listeners[0](AudioChunk(pcm_tone(1025), 8000, 100.25, 2, pts=77))
+    assert hub.audio_in == 1
+    assert hub.latest_audio is not None
+    assert hub.latest_audio.pts == 250  # 250 ms after the frame at pts 0
+    frame = await one.get_media()
+    assert isinstance(frame, Frame)
+    chunk = await one.get_media()
+    assert isinstance(chunk, AudioChunk)
+    assert chunk.pts == 250
+    assert (await video.get()) is not None
+    assert video.as_dict()["queued"] == 0  # the video-only consumer got no audio
+    one.close()
+    assert len(session.listeners) == 1
+    two.close()
+    assert session.listeners == []
+    three = hub.subscribe(10, audio=True)
+    assert len(session.listeners) == 1
+    unlink()
+    assert session.listeners == []
+    three.close()
+    hub.close()
+
+
+def _decode_ts(ts: bytes) -> tuple[Any, Any, int, np.ndarray]:
+    container: Any = av.open(io.BytesIO(ts), format="mpegts")
+    try:
+        vstream = container.streams.video[0]
+        astream = container.streams.audio[0]
+        pcm: list[np.ndarray] = []
+        frames = 0
+        for packet in container.demux(vstream, astream):
+            for decoded in packet.decode():
+                if packet.stream is astream:
+                    pcm.append(decoded.to_ndarray().reshape(-1))
+                else:
+                    frames += 1
+        return vstream.codec_context.name, astream.codec_context, frames, np.concatenate(pcm)
+    finally:
+        container.close()
+
+
+def test_muxer_carries_aac_audio() -> None:
+    frames = h26x_frames(Codec.H264, count=45)  # 3 s at 15 fps, pts 66 ms apart
+    out = bytearray()
+    with MpegTsMuxer(Codec.H264, audio_rate=16000) as muxer:
+        assert muxer.has_audio
+        origin = frames[0].pts
+        assert origin is not None
+        sample = 0
+        for f in frames:
+            out += muxer.mux(f)
+            assert f.pts is not None
+            while (sample * 1000) // 8000 <= f.pts - origin:
+                pts = origin + sample * 1000 // 8000
+                out += muxer.mux_audio(AudioChunk(pcm_tone(1025, sample), 8000, 0.0, 1, pts))
+                sample += 1025
+        out += muxer.close()
+    assert muxer.audio_chunks > 20
+    name, actx, frames_out, pcm = _decode_ts(bytes(out))
+    assert name == "h264"
+    assert frames_out == 45
+    assert actx.name == "aac"
+    assert actx.sample_rate == 16000
+    assert actx.channels == 1
+    assert len(pcm) > 16000 * 2
+    assert abs(peak_hz(pcm[2048:], 16000) - 1000) < 10
+
+
+def test_muxer_without_audio_skips_chunks() -> None:
+    frames = h26x_frames(Codec.H264, count=3)
+    with MpegTsMuxer(Codec.H264) as muxer:
+        assert not muxer.has_audio
+        assert muxer.mux_audio(AudioChunk(pcm_tone(100), 8000, 0.0, 1, 0)) == b""
+        muxer.mux(frames[0])
+        assert muxer.mux_audio(AudioChunk(pcm_tone(100), 8000, 0.0, 1, 0)) == b""
+    assert muxer.audio_skipped == 2
+
+
+# -- end to end: emulated TEG camera -> LAN URL -> PyAV --------------------------------------
+
+
+@pytest.fixture
+def second_loopback(socket_enabled: None) -> None:
+    """Let the test connect to 127.0.0.2 (the LAN stand-in; phcc allows only 127.0.0.1)."""
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "127.0.0.2"])
+
+
+def read_av_with_audio(url: str, seconds: float) -> tuple[str, str, int, int, int, np.ndarray]:
+    """av.open(url) like HA's worker; demux video and audio for ``seconds`` of audio."""
+    container: Any = av.open(url, timeout=20)
+    try:
+        vstream = container.streams.video[0]
+        astream = container.streams.audio[0]
+        rate = astream.codec_context.sample_rate
+        pcm: list[np.ndarray] = []
+        frames = 0
+        dts: list[int] = []
+        for packet in container.demux(vstream, astream):
+            if packet.dts is None:
+                continue
+            if packet.stream is vstream:
+                dts.append(packet.dts)
+            for decoded in packet.decode():
+                if packet.stream is astream:
+                    pcm.append(decoded.to_ndarray().reshape(-1))
+                else:
+                    frames += 1
+            if sum(len(p) for p in pcm) >= seconds * rate and frames >= 10:
+                break
+        assert all(b > a for a, b in itertools.pairwise(dts))
+        return (
+            vstream.codec_context.name,
+            astream.codec_context.name,
+            astream.codec_context.channels,
+            rate,
+            frames,
+            np.concatenate(pcm),
+        )
+    finally:
+        container.close()
+
+
+async def test_lan_url_of_an_emulated_teg_camera_gives_h264_and_aac_tone(
+    make_cam: CamFactory, second_loopback: None
+) -> None:
+    cam = await make_cam(fps=15.0)
+    session = TegSession(info_of(cam), None, OPTS)
+    hub = MediaHub()
+    session.add_frame_listener(hub.publish)
+    unlink = link_audio(session, hub)
+    lan = MediaServer("127.0.0.2", 0)
+    await lan.start()
+    await session.start()
+    pool = ThreadPoolExecutor(1)
+    try:
+        addr = session.local_addr
+        assert addr is not None
+        url = lan.add_source("cam", hub, transcode=True, audio=True)
+        assert url.startswith(f"http://127.0.0.2:{lan.port}/cam.ts?token=")
+        await asyncio.sleep(0.5)
+        assert cam.client_mask(addr) == 1  # nobody consumes audio yet
+        assert cam.stats.audio_sent == 0
+        vname, aname, channels, rate, frames, pcm = await asyncio.wait_for(
+            asyncio.get_running_loop().run_in_executor(pool, read_av_with_audio, url, 2.0), 60
+        )
+        # The client left: the hub has no audio demand, the camera is asked for video only.
+        await _until(lambda: hub.audio_demand == 0)
+        await _until(lambda: cam.client_mask(addr) == 1)
+        assert not session.audio_wanted
+    finally:
+        pool.shutdown(wait=True)
+        unlink()
+        await lan.stop()
+        await session.close()
+    assert (vname, aname, channels, rate) == ("h264", "aac", 1, 16000)
+    assert frames >= 10
+    assert len(pcm) >= 32000
+    assert abs(peak_hz(pcm[4096:], rate) - TONE_HZ) < 15

@@ -30,9 +30,9 @@ import secrets
 from aiohttp import web
 
 from ..errors import ChinesiumError
-from ..model import Codec, Frame
+from ..model import AudioChunk, Codec, Frame
 from .hub import MediaHub, Subscription
-from .mpegts import mpegts_chunks
+from .mpegts import mpegts_av_chunks, mpegts_chunks
 from .transcode import TranscodingHub
 
 _LOGGER = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class _Source:
     token: str
     hold: Hold | None = None
     transcode: bool = False
+    audio: bool = False
     subscriptions: set[Subscription] = field(default_factory=set)
     transcoder: TranscodingHub | None = None
 
@@ -144,6 +145,7 @@ class MediaServer:
         hold: Hold | None = None,
         transcode: bool = False,
         token: str | None = None,
+        audio: bool = False,
     ) -> str:
         """Register ``hub`` as ``name`` and return its MPEG-TS URL.
 
@@ -152,6 +154,9 @@ class MediaServer:
         ``transcode``: serve a JPEG hub on ``.ts`` as H.264 (libx264, only
         while a client streams); without it a JPEG hub answers 415 there.
         ``token``: reuse a stored token (default: a fresh random one).
+        ``audio``: ``.ts`` clients also get the hub's audio as AAC (each such
+        client is audio demand on the hub; feed it with
+        :func:`~.hub.link_audio`); a camera that sends none gives video only.
         Registering a name again replaces it (old clients are ended).
         Raises ``ValueError`` for a bad name or token, ``RuntimeError`` before
         :meth:`start`.
@@ -163,7 +168,7 @@ class MediaServer:
         if self._runner is None:
             raise RuntimeError("server not started")
         self.remove_source(name)
-        source = _Source(hub, token or new_token(), hold, transcode)
+        source = _Source(hub, token or new_token(), hold, transcode, audio)
         self._sources[name] = source
         return self.url(name)
 
@@ -244,8 +249,15 @@ class MediaServer:
             return await stream(request, source)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _ts(self, sub: Subscription, source: _Source, first: Frame | None) -> AsyncIterator[bytes]:
+        if source.audio:
+            return mpegts_av_chunks(_Peeked(first, sub))
+        return mpegts_chunks(sub if first is None else _prepend(first, sub))
+
     async def _stream(self, request: web.Request, source: _Source) -> web.StreamResponse:
-        sub = source.hub.subscribe(self._subscriber_maxsize, min_backlog=self._min_backlog)
+        sub = source.hub.subscribe(
+            self._subscriber_maxsize, min_backlog=self._min_backlog, audio=source.audio
+        )
         source.subscriptions.add(sub)
         response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
         response.enable_chunked_encoding()
@@ -256,7 +268,7 @@ class MediaServer:
             if first is None:
                 return response
             if first.codec is not Codec.JPEG:
-                async for chunk in mpegts_chunks(_prepend(first, sub)):
+                async for chunk in self._ts(sub, source, first):
                     await response.write(chunk)
                 return response
             # A JPEG source (e.g. an on-demand camera that just connected).
@@ -265,11 +277,13 @@ class MediaServer:
             if not source.transcode:
                 return response
             if source.transcoder is None or source.transcoder.source is not source.hub:
-                source.transcoder = TranscodingHub(source.hub)
+                source.transcoder = TranscodingHub(source.hub, audio=source.audio)
             async with source.transcoder.use() as h264:
-                sub = h264.subscribe(self._subscriber_maxsize, min_backlog=self._min_backlog)
+                sub = h264.subscribe(
+                    self._subscriber_maxsize, min_backlog=self._min_backlog, audio=source.audio
+                )
                 source.subscriptions.add(sub)
-                async for chunk in mpegts_chunks(sub):
+                async for chunk in self._ts(sub, source, None):
                     await response.write(chunk)
         except (ConnectionResetError, asyncio.CancelledError) as err:
             _LOGGER.debug("MPEG-TS client of %s left: %r", request.path, err)
@@ -311,6 +325,22 @@ class MediaServer:
 def new_token() -> str:
     """A fresh random source token (32 URL-safe characters)."""
     return secrets.token_urlsafe(24)
+
+
+class _Peeked:
+    """A subscription with one frame already taken (given back first)."""
+
+    __slots__ = ("_first", "_sub")
+
+    def __init__(self, first: Frame | None, sub: Subscription) -> None:
+        self._first = first
+        self._sub = sub
+
+    async def get_media(self) -> Frame | AudioChunk | None:
+        first, self._first = self._first, None
+        if first is not None:
+            return first
+        return await self._sub.get_media()
 
 
 async def _prepend(first: Frame, rest: Subscription) -> AsyncIterator[Frame]:

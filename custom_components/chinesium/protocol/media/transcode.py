@@ -18,7 +18,7 @@ from fractions import Fraction
 import logging
 from typing import Any
 
-from ..model import Codec, Frame
+from ..model import AudioChunk, Codec, Frame
 from .hub import MediaHub, Subscription
 
 _LOGGER = logging.getLogger(__name__)
@@ -178,9 +178,15 @@ class TranscodingHub:
         executor: Any = None,
         keyframe_interval_ms: int = DEFAULT_KEYFRAME_INTERVAL_MS,
         crf: int = 23,
+        audio: bool = False,
     ) -> None:
-        """Nothing runs until :meth:`use` is entered."""
+        """Nothing runs until :meth:`use` is entered.
+
+        ``audio``: also pass the source hub's audio chunks to the output hub
+        (the source then has audio demand while transcoding runs).
+        """
         self.source = source
+        self.audio = audio
         self._executor = executor
         self._kf = keyframe_interval_ms
         self._crf = crf
@@ -222,7 +228,7 @@ class TranscodingHub:
         self.transcoder = MjpegTranscoder(keyframe_interval_ms=self._kf, crf=self._crf)
         self.runs += 1
         # Subscribe now: frames published before the task first runs are not lost.
-        sub = self.source.subscribe(TRANSCODE_QUEUE)
+        sub = self.source.subscribe(TRANSCODE_QUEUE, audio=self.audio)
         self._task = asyncio.get_running_loop().create_task(
             self._run(sub, self._hub, self.transcoder), name="chinesium-mjpeg-transcode"
         )
@@ -241,7 +247,10 @@ class TranscodingHub:
     async def _run(self, sub: Subscription, out: MediaHub, transcoder: MjpegTranscoder) -> None:
         loop = asyncio.get_running_loop()
         try:
-            async for frame in sub:
+            while (frame := await sub.get_media()) is not None:
+                if isinstance(frame, AudioChunk):
+                    out.publish_audio(frame)
+                    continue
                 if frame.codec is not Codec.JPEG:
                     continue
                 try:
