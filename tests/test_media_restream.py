@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+import io
 import itertools
 from typing import Any
 
 import aiohttp
+import av
+import numpy as np
+from PIL import Image
 import psutil
 import pytest
 import pytest_socket
@@ -98,6 +102,12 @@ def test_transcoder_keeps_pts_and_makes_keyframes_every_second() -> None:
     # pts 0, then the first frame at least 1000 ms after the previous keyframe.
     assert keys == [0, 1056, 2112]
     assert out[0].data.startswith(b"\x00\x00\x00\x01\x67")  # SPS in-band
+    # The picture survives with the right levels (full-range JPEG in, range flagged).
+    decoder: Any = av.CodecContext.create("h264", "r")
+    pictures = decoder.decode(av.Packet(out[0].data)) or decoder.decode(None)
+    got = np.asarray(pictures[0].to_image().convert("RGB"), dtype=np.float64)
+    ref = np.asarray(Image.open(io.BytesIO(JPEGS[0])).convert("RGB"), dtype=np.float64)
+    assert 10 * np.log10(255**2 / np.mean((got - ref) ** 2)) > 32
     assert (out[0].width, out[0].height) == (640, 480)
     with pytest.raises(TranscodeError):
         tx.encode(Frame(b"\xff\xd8garbage\xff\xd9", 640, 480, 0.0, 99, pts=5000))

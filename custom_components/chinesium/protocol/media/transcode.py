@@ -25,6 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 _MS = Fraction(1, 1000)
 DEFAULT_KEYFRAME_INTERVAL_MS = 1000
 """An IDR at least this often (HLS parts and late joiners start at one)."""
+_DIRECT = frozenset({"yuvj420p", "yuv420p"})
+"""Decoded picture formats libx264 takes without conversion."""
 TRANSCODE_QUEUE = 4
 """JPEG frames waiting for the encoder; older ones are dropped when it lags."""
 
@@ -53,6 +55,7 @@ class MjpegTranscoder:
         self._decoder: Any = None
         self._encoder: Any = None
         self._size = (0, 0)
+        self._fmt = ""
         self._last_key: int | None = None
         self._last_pts = -1
         self._meta: dict[int, Frame] = {}
@@ -87,13 +90,19 @@ class MjpegTranscoder:
             raise TranscodeError("JPEG gave no picture")
         picture = pictures[-1]
         size = (picture.width & ~1, picture.height & ~1)
-        if size != self._size or self._encoder is None:
-            self._open_encoder(size)
+        # Full-range 4:2:0 (what cameras send) goes to x264 as it is, flagged
+        # full range in the VUI: no swscale pass (about 1 ms per 640x480 frame).
+        fmt = picture.format.name if picture.format.name in _DIRECT else "yuv420p"
+        if size != self._size or fmt != self._fmt or self._encoder is None:
+            self._open_encoder(size, fmt)
         # Strictly increasing pts for the encoder (the hub's pts already are).
         pts = frame.pts if frame.pts is not None else round(frame.timestamp * 1000)
         pts = max(pts, self._last_pts + 1)
         self._last_pts = pts
-        yuv = picture.reformat(width=size[0], height=size[1], format="yuv420p")
+        if fmt == picture.format.name and size == (picture.width, picture.height):
+            yuv = picture
+        else:
+            yuv = picture.reformat(width=size[0], height=size[1], format=fmt)
         yuv.pts = pts
         yuv.time_base = _MS
         if self._last_key is None or pts - self._last_key >= self.keyframe_interval_ms:
@@ -120,11 +129,11 @@ class MjpegTranscoder:
             self._av = av
         return self._av
 
-    def _open_encoder(self, size: tuple[int, int]) -> None:
+    def _open_encoder(self, size: tuple[int, int], fmt: str) -> None:
         av = self._av
         enc: Any = av.CodecContext.create("libx264", "w")
         enc.width, enc.height = size
-        enc.pix_fmt = "yuv420p"
+        enc.pix_fmt = fmt
         enc.time_base = _MS
         enc.thread_count = 1
         enc.options = {
@@ -136,6 +145,7 @@ class MjpegTranscoder:
         }
         self._encoder = enc
         self._size = size
+        self._fmt = fmt
         self._last_key = None
         self._meta.clear()
 
