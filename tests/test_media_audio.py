@@ -312,3 +312,38 @@ async def test_lan_url_of_an_emulated_teg_camera_gives_h264_and_aac_tone(
     assert frames >= 10
     assert len(pcm) >= 32000
     assert abs(peak_hz(pcm[4096:], rate) - TONE_HZ) < 15
+
+
+def test_teg_malformed_audio_packets_are_ignored() -> None:
+    session = TegSession(CameraInfo(uid=UID, host=LOOPBACK, port=1, family=Family.TEG), None, OPTS)
+    session._setup()
+    chunks: list[AudioChunk] = []
+    session.add_audio_listener(chunks.append)
+    block = tone_blocks()[0]
+    good = (
+        b"2TEG\x03\x00"
+        + (20 + len(block)).to_bytes(2, "little")
+        + b"\x01\x00\x00\x00\x01\x00\x01\x00"
+        + (7).to_bytes(4, "little")
+        + len(block).to_bytes(4, "little")
+        + (1234).to_bytes(4, "little")
+        + block
+    )
+    bad_index = bytearray(good)
+    bad_index[30] = 200  # step index > 88
+    bad_index[16] = 8  # another frame id
+    for data in (
+        good[:15],
+        good[:27],
+        good[:100],  # payload length beyond the datagram
+        good[:6] + b"\xff\xff" + good[8:],  # data_len beyond the datagram
+        bytes(bad_index),
+    ):
+        session._on_datagram(data, (LOOPBACK, 1))
+    assert chunks == []
+    session._on_datagram(good, (LOOPBACK, 1))
+    session._on_datagram(good, (LOOPBACK, 1))  # duplicate
+    assert len(chunks) == 1
+    assert chunks[0].pts == 1234
+    assert chunks[0].samples == 1025
+    assert session.stats.malformed >= 1

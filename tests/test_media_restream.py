@@ -149,6 +149,26 @@ async def test_transcoding_hub_runs_only_while_used() -> None:
     assert th.runs == 1
 
 
+async def test_transcoding_hub_survives_an_encoder_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(self: MjpegTranscoder, frame: Frame) -> list[Frame]:
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(MjpegTranscoder, "encode", boom)
+    hub = MediaHub()
+    pub = JpegPublisher(hub)
+    pub.publish(1)
+    th = TranscodingHub(hub)
+    async with th.use() as h264:
+        sub = h264.subscribe(10)
+        # The run ends: its output hub closes, so the consumer's iteration ends.
+        assert await asyncio.wait_for(sub.get(), 20) is None
+        assert h264.closed
+    assert not th.active
+    assert hub.subscribers == 0
+
+
 async def test_av_reads_h264_from_a_jpeg_source(server: MediaServer) -> None:
     hub = MediaHub()
     pub = JpegPublisher(hub)

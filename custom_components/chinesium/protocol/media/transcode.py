@@ -248,8 +248,13 @@ class TranscodingHub:
         hub, self._hub = self._hub, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                if (current := asyncio.current_task()) is not None and current.cancelling():
+                    raise
+            except Exception:
+                _LOGGER.exception("MJPEG transcoding failed")
         if hub is not None:
             hub.close()
         self.transcoder = None
@@ -270,6 +275,9 @@ class TranscodingHub:
                     continue
                 for h264 in produced:
                     out.publish(h264)
+        except Exception:
+            # An encoder failure ends this run: clients see the end of the stream.
+            _LOGGER.exception("MJPEG transcoding stopped")
         finally:
             sub.close()
             out.close()

@@ -511,7 +511,7 @@ class TegSession(CameraSession):
                 self._send_naks()
             if got is not None:
                 self._deliver(got)
-            elif data[14] == 1 and data[15] == 0 and self._audio_listeners:
+            elif self._audio_listeners and len(data) >= 28 and data[14:16] == b"\x01\x00":
                 self._on_audio(data)
             if reasm.held_count and self._poll_timer is None:
                 self._poll_timer = asyncio.get_running_loop().call_later(reasm.nak_wait, self._poll)
