@@ -2,8 +2,9 @@
 
 Implements the emulator checklist of teg.md §11: LAN search on one UDP port,
 login plus the whole ``2TEG`` session on another, live MJPEG video and
-IMA-ADPCM audio, seeded impairments (loss, duplication, reordering, dropped
-requests), inactivity timeouts, camera heartbeats, close, other controls.
+IMA-ADPCM audio (a continuous 1 kHz tone), seeded impairments (loss,
+duplication, reordering, dropped requests), inactivity timeouts, camera
+heartbeats, close, other controls.
 
 It never sends to addresses outside 127.0.0.0/8 unless
 ``TegCameraConfig.allow_non_loopback`` is set.
@@ -40,6 +41,7 @@ import socket
 import struct
 from typing import Self
 
+from .audio import TONE_HZ, tone_blocks
 from .controls import CameraControls
 from .frames import FrameSource
 from .motion import MotionFrameSource, MotionScript
@@ -239,12 +241,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _adpcm_block() -> bytes:
-    """One 516-byte IMA-ADPCM block (predictor 0, step 0, a quiet tone)."""
-    codes = bytes((0x77 if (i // 4) % 2 == 0 else 0xFF) for i in range(512))
-    return b"\x00\x00\x00\x00" + codes
-
-
 def build_ctrl(cmd: int, link_id: int, ctl: int, sub: int, payload: bytes = b"") -> bytes:
     """A 2TEG CTRL (cmd 1) or CTRL_RESP (cmd 2) message (teg.md §5.1)."""
     n = len(payload)
@@ -328,7 +324,8 @@ class TegCamera:
         self._next_frame_at = 0.0
         self._buf = bytearray(40 + cfg.chunk)
         self._bmv = memoryview(self._buf)
-        self._audio = _adpcm_block()
+        self._audio_blocks = tone_blocks(TONE_HZ)
+        self._audio_n = 0
         self._running = False
 
     # ------------------------------------------------------------------ API
@@ -827,6 +824,8 @@ class TegCamera:
                 listening = [c for c in self._clients.values() if c.mask & 2]
                 if listening:
                     fid = self._next_id()
+                    block = self._audio_blocks[self._audio_n % len(self._audio_blocks)]
+                    self._audio_n += 1
                     now = loop.time()
                     for c in listening:
                         ts = int((now - c.t0) * 1000) & 0xFFFFFFFF
@@ -834,7 +833,7 @@ class TegCamera:
                             MAGIC_2, CMD_MEDIA, 20 + ADPCM_BLOCK, c.link_id, 1, STREAM_AUDIO,
                             fid, ADPCM_BLOCK, ts,
                         )  # fmt: skip
-                        pkt = hdr + self._audio
+                        pkt = hdr + block
                         if self.config.loss and self.rng.random() < self.config.loss:
                             self.stats.packets_dropped += 1
                             c.counters.dropped += 1

@@ -116,6 +116,28 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """Decoded camera audio: mono signed 16-bit little-endian PCM at ``rate`` Hz.
+
+    ``timestamp`` is wall-clock seconds when it arrived; ``seq`` counts the
+    chunks a session delivered; ``pts`` is the camera's ms clock when the
+    protocol carries one (a :class:`~.media.MediaHub` replaces it with a
+    pts on its video timeline).
+    """
+
+    data: bytes
+    rate: int
+    timestamp: float
+    seq: int
+    pts: int | None = None
+
+    @property
+    def samples(self) -> int:
+        """Number of samples."""
+        return len(self.data) // 2
+
+
+@dataclass(frozen=True, slots=True)
 class SessionFacts:
     """What a session learned about its camera, filled in by each family.
 

@@ -30,11 +30,12 @@ from .errors import (
     SessionClosedError,
     UnsupportedCommandError,
 )
-from .model import CameraInfo, Credentials, Frame, SessionFacts, SessionStats
+from .model import AudioChunk, CameraInfo, Credentials, Frame, SessionFacts, SessionStats
 
 _LOGGER = logging.getLogger(__name__)
 
 type FrameListener = Callable[[Frame], None]
+type AudioListener = Callable[[AudioChunk], None]
 type Unsubscribe = Callable[[], None]
 
 
@@ -78,6 +79,7 @@ class CameraSession(ABC):
         """What the camera last reported (updated by commands and :meth:`refresh_state`)."""
         self.latest_frame: Frame | None = None
         self._listeners: list[FrameListener] = []
+        self._audio_listeners: list[AudioListener] = []
         self._waiters: list[asyncio.Future[Frame]] = []
         self._closed: asyncio.Future[None] | None = None
         self._started = False
@@ -117,6 +119,7 @@ class CameraSession(ABC):
             closed.set_result(None)
         self._fail_waiters(SessionClosedError("session closed"))
         self._listeners.clear()
+        self._audio_listeners.clear()
         await self._safe_close()
         if closed is not None and not closed.cancelled():
             _drop_tracebacks(closed.exception())
@@ -141,6 +144,36 @@ class CameraSession(ABC):
         def _unsub() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+
+        return _unsub
+
+    @property
+    def supports_audio(self) -> bool:
+        """True when this session can deliver camera audio (see :meth:`add_audio_listener`)."""
+        return False
+
+    @property
+    def audio_wanted(self) -> bool:
+        """True while at least one audio listener is registered."""
+        return bool(self._audio_listeners)
+
+    def add_audio_listener(self, listener: AudioListener) -> Unsubscribe:
+        """Call ``listener(chunk)`` for every decoded audio chunk; returns an unsubscribe.
+
+        Audio is requested from the camera only while at least one audio
+        listener is registered (the first one starts it, the last one leaving
+        stops it). A session without :attr:`supports_audio` never calls it.
+        """
+        first = not self._audio_listeners
+        self._audio_listeners.append(listener)
+        if first:
+            self._audio_wanted_changed(True)
+
+        def _unsub() -> None:
+            if listener in self._audio_listeners:
+                self._audio_listeners.remove(listener)
+                if not self._audio_listeners:
+                    self._audio_wanted_changed(False)
 
         return _unsub
 
@@ -385,6 +418,17 @@ class CameraSession(ABC):
                 listener(frame)
             except Exception:
                 _LOGGER.exception("frame listener failed")
+
+    def _audio_wanted_changed(self, wanted: bool) -> None:  # noqa: B027 - optional hook
+        """Start (``True``) or stop asking the camera for audio (families override)."""
+
+    def _deliver_audio(self, chunk: AudioChunk) -> None:
+        """Hand a decoded audio chunk to the audio listeners (call from the loop)."""
+        for listener in list(self._audio_listeners):
+            try:
+                listener(chunk)
+            except Exception:
+                _LOGGER.exception("audio listener failed")
 
     def _lost(self, reason: ChinesiumError) -> None:
         """Mark the session as ended by the camera/network; idempotent."""

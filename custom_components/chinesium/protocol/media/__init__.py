@@ -6,7 +6,11 @@ JPEG-only user pays for neither.
 
 * :class:`TimestampSanitizer` — camera clocks to monotonic ms.
 * :class:`MediaHub` / :class:`Subscription` — per-camera fan-out, GOP cache.
-* :class:`MpegTsMuxer`, :func:`mpegts_chunks` — H.264/H.265 into MPEG-TS.
+* :class:`MpegTsMuxer`, :func:`mpegts_chunks` — H.264/H.265 into MPEG-TS;
+  :func:`mpegts_av_chunks` adds AAC audio (:func:`link_audio` feeds a hub
+  from a session only while audio is consumed).
+* :mod:`.transcode` — MJPEG to H.264 while a consumer exists.
+* :mod:`.adpcm` — IMA-ADPCM decoding (TEG audio).
 * :class:`StillConverter` — keyframe to JPEG (cached).
 * :class:`MediaServer` — ``http://127.0.0.1:<port>/<name>.ts?token=...``
   (import from :mod:`.server`, or get it lazily from this package).
@@ -16,8 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .hub import DEFAULT_SUBSCRIBER_MAXSIZE, MediaHub, Subscription
-from .mpegts import TS_TIME_BASE, MpegTsMuxer, mpegts_chunks
+from .hub import DEFAULT_SUBSCRIBER_MAXSIZE, MediaHub, Subscription, link_audio
+from .mpegts import AAC_RATE, TS_TIME_BASE, MpegTsMuxer, mpegts_av_chunks, mpegts_chunks
 from .still import StillConverter, StillError
 from .timestamps import TimestampSanitizer
 
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     from .server import MediaServer
 
 __all__ = [
+    "AAC_RATE",
     "DEFAULT_SUBSCRIBER_MAXSIZE",
     "TS_TIME_BASE",
     "MediaHub",
@@ -34,6 +39,8 @@ __all__ = [
     "StillError",
     "Subscription",
     "TimestampSanitizer",
+    "link_audio",
+    "mpegts_av_chunks",
     "mpegts_chunks",
 ]
 

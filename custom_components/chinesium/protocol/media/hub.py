@@ -6,23 +6,36 @@ buffer; a consumer that falls behind loses whole GOPs (never a single
 P-frame), so what it receives always decodes. A consumer that joins an
 H.264/H.265 stream late starts at the cached GOP (the last keyframe onwards).
 Everything runs on the event loop thread; no ``av`` import here.
+
+Audio: :meth:`MediaHub.publish_audio` stamps decoded audio chunks onto
+the video timeline and hands them to subscriptions made with
+``audio=True`` (read with :meth:`Subscription.get_media`). The hub counts
+those subscriptions (:attr:`MediaHub.audio_demand`) and tells its audio
+demand listeners when the count leaves or returns to zero, so a session is
+asked for audio only while a consumer of it exists (see :func:`link_audio`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import dataclasses
-from typing import Any
+import logging
+from typing import Any, Protocol
 
-from ..model import Codec, Frame
+from ..model import AudioChunk, Codec, Frame
 from .timestamps import TimestampSanitizer
 
 DEFAULT_SUBSCRIBER_MAXSIZE = 60
 """Frames one subscriber may have queued (4 s at 15 fps)."""
 DEFAULT_GOP_CACHE_MAX = 300
 """A GOP longer than this is not cached (late joiners wait for the next keyframe)."""
+AUDIO_QUEUE_MAX = 40
+"""Audio chunks one subscriber may have queued (about 5 s of TEG audio)."""
+
+_LOGGER = logging.getLogger(__name__)
+type AudioDemandListener = Callable[[bool], None]
 
 
 class Subscription:
@@ -33,21 +46,30 @@ class Subscription:
     """
 
     __slots__ = (
+        "_audio_queued",
         "_buf",
         "_closed",
         "_hub",
         "_skipping",
         "_waiter",
+        "audio",
+        "audio_delivered",
+        "audio_dropped",
         "delivered",
         "dropped",
         "maxsize",
     )
 
-    def __init__(self, hub: MediaHub, maxsize: int) -> None:
+    def __init__(self, hub: MediaHub, maxsize: int, audio: bool = False) -> None:
         """Created by :meth:`MediaHub.subscribe`."""
         self._hub: MediaHub | None = hub
         self.maxsize = maxsize
-        self._buf: deque[Frame] = deque()
+        self.audio = audio
+        """True when audio chunks are queued too (read them with :meth:`get_media`)."""
+        self._buf: deque[Frame | AudioChunk] = deque()
+        self._audio_queued = 0
+        self.audio_delivered = 0
+        self.audio_dropped = 0
         self._closed = False
         self._skipping = False
         self._waiter: asyncio.Future[None] | None = None
@@ -62,7 +84,7 @@ class Subscription:
     @property
     def queued(self) -> int:
         """Frames waiting to be read."""
-        return len(self._buf)
+        return len(self._buf) - self._audio_queued
 
     def close(self) -> None:
         """Stop receiving frames; a parked reader wakes and its iteration ends."""
@@ -70,13 +92,21 @@ class Subscription:
             return
         self._closed = True
         self._buf.clear()
+        self._audio_queued = 0
         hub, self._hub = self._hub, None
         if hub is not None:
             hub._discard(self)
         self._wake()
 
     async def get(self) -> Frame | None:
-        """Wait for the next frame; ``None`` once closed."""
+        """Wait for the next frame (audio chunks are skipped); ``None`` once closed."""
+        while True:
+            item = await self.get_media()
+            if item is None or isinstance(item, Frame):
+                return item
+
+    async def get_media(self) -> Frame | AudioChunk | None:
+        """Wait for the next frame or audio chunk, in arrival order; ``None`` once closed."""
         while not self._buf:
             if self._closed:
                 return None
@@ -86,8 +116,13 @@ class Subscription:
                 await waiter
             finally:
                 self._waiter = None
-        self.delivered += 1
-        return self._buf.popleft()
+        item = self._buf.popleft()
+        if isinstance(item, AudioChunk):
+            self._audio_queued -= 1
+            self.audio_delivered += 1
+        else:
+            self.delivered += 1
+        return item
 
     def __aiter__(self) -> AsyncIterator[Frame]:
         """Iterate over frames until closed."""
@@ -102,12 +137,17 @@ class Subscription:
 
     def as_dict(self) -> dict[str, Any]:
         """Counters for diagnostics."""
-        return {
-            "queued": len(self._buf),
+        out: dict[str, Any] = {
+            "queued": self.queued,
             "maxsize": self.maxsize,
             "delivered": self.delivered,
             "dropped": self.dropped,
         }
+        if self.audio:
+            out["audio_queued"] = self._audio_queued
+            out["audio_delivered"] = self.audio_delivered
+            out["audio_dropped"] = self.audio_dropped
+        return out
 
     # -- hub side ---------------------------------------------------------------
 
@@ -123,21 +163,39 @@ class Subscription:
         if self._closed:
             return
         if not frame.keyframe:
-            if self._skipping or len(self._buf) >= self.maxsize:
+            if self._skipping or self.queued >= self.maxsize:
                 # Behind: lose the rest of this GOP, resume at the next keyframe.
                 self._skipping = True
                 self.dropped += 1
                 return
         else:
             self._skipping = False
-            if len(self._buf) >= self.maxsize:
+            if self.queued >= self.maxsize:
                 # Drop from the oldest end until a keyframe starts the buffer and
                 # there is room: only the tail of a GOP or whole GOPs are lost.
                 buf = self._buf
-                while buf and (len(buf) >= self.maxsize or not buf[0].keyframe):
+                while buf:
+                    head = buf[0]
+                    if isinstance(head, AudioChunk):
+                        buf.popleft()
+                        self._audio_queued -= 1
+                        self.audio_dropped += 1
+                        continue
+                    if self.queued < self.maxsize and head.keyframe:
+                        break
                     buf.popleft()
                     self.dropped += 1
         self._buf.append(frame)
+        self._wake()
+
+    def _offer_audio(self, chunk: AudioChunk) -> None:
+        if self._closed or not self.audio:
+            return
+        if self._audio_queued >= AUDIO_QUEUE_MAX:
+            self.audio_dropped += 1
+            return
+        self._buf.append(chunk)
+        self._audio_queued += 1
         self._wake()
 
     def _wake(self) -> None:
@@ -170,6 +228,13 @@ class MediaHub:
         self._closed = False
         self._codec: Codec | None = None
         self._latest: Frame | None = None
+        self._audio_subs = 0
+        self._audio_demand_listeners: list[AudioDemandListener] = []
+        self._last_audio_pts = -1
+        self.latest_audio: AudioChunk | None = None
+        """The last audio chunk published (with its hub ``pts``)."""
+        self.audio_in = 0
+        """Audio chunks published."""
         self._latest_keyframe: Frame | None = None
         self.frames_in = 0
         """Frames published."""
@@ -233,8 +298,49 @@ class MediaHub:
             sub._offer(frame)
         return frame
 
+    @property
+    def audio_demand(self) -> int:
+        """Open subscriptions that take audio."""
+        return self._audio_subs
+
+    def add_audio_demand_listener(self, listener: AudioDemandListener) -> Callable[[], None]:
+        """Call ``listener(True)`` when the first audio subscription opens and
+        ``listener(False)`` when the last one closes; returns an unsubscribe."""
+        self._audio_demand_listeners.append(listener)
+
+        def _unsub() -> None:
+            if listener in self._audio_demand_listeners:
+                self._audio_demand_listeners.remove(listener)
+
+        return _unsub
+
+    def publish_audio(self, chunk: AudioChunk) -> AudioChunk | None:
+        """Stamp ``chunk`` onto the video timeline and hand it to audio subscribers.
+
+        The hub ``pts`` is the last video frame's pts plus the arrival-time
+        difference (ms, never decreasing). Returns the stamped chunk, or
+        ``None`` when ignored (closed hub, or no video frame yet).
+        """
+        latest = self._latest
+        if self._closed or latest is None or latest.pts is None:
+            return None
+        pts = latest.pts + round((chunk.timestamp - latest.timestamp) * 1000.0)
+        pts = max(pts, self._last_audio_pts, 0)
+        self._last_audio_pts = pts
+        chunk = dataclasses.replace(chunk, pts=pts)
+        self.audio_in += 1
+        self.latest_audio = chunk
+        if self._audio_subs:
+            for sub in tuple(self._subs):
+                sub._offer_audio(chunk)
+        return chunk
+
     def subscribe(
-        self, maxsize: int = DEFAULT_SUBSCRIBER_MAXSIZE, *, min_backlog: int = 0
+        self,
+        maxsize: int = DEFAULT_SUBSCRIBER_MAXSIZE,
+        *,
+        min_backlog: int = 0,
+        audio: bool = False,
     ) -> Subscription:
         """A new consumer; it starts at the cached GOP (a closed hub: ends at once).
 
@@ -243,8 +349,10 @@ class MediaHub:
         at the previous GOP instead (if it fits in ``maxsize``). A libavformat
         reader needs about 20 timestamped frames before ``av.open`` returns, so
         a restream that starts with enough frames opens at once.
+        ``audio``: also queue audio chunks (this subscription counts as audio
+        demand until closed).
         """
-        sub = Subscription(self, max(1, maxsize))
+        sub = Subscription(self, max(1, maxsize), audio)
         if self._closed:
             sub.close()
             return sub
@@ -262,6 +370,10 @@ class MediaHub:
         else:
             sub._skipping = True  # start at a keyframe (every JPEG frame is one)
         self._subs.add(sub)
+        if audio:
+            self._audio_subs += 1
+            if self._audio_subs == 1:
+                self._audio_demand(True)
         return sub
 
     def close(self) -> None:
@@ -270,6 +382,9 @@ class MediaHub:
         for sub in tuple(self._subs):
             sub.close()
         self._subs.clear()
+        if self._audio_subs:
+            self._audio_subs = 0
+            self._audio_demand(False)
         self._gop = []
         self._prev_gop = []
 
@@ -281,9 +396,59 @@ class MediaHub:
             "keyframes_in": self.keyframes_in,
             "cached_gop": len(self._gop),
             "cached_previous_gop": len(self._prev_gop),
+            "audio_in": self.audio_in,
+            "audio_demand": self._audio_subs,
             "closed": self._closed,
             "subscribers": [s.as_dict() for s in self._subs],
         }
 
     def _discard(self, sub: Subscription) -> None:
-        self._subs.discard(sub)
+        if sub in self._subs:
+            self._subs.discard(sub)
+            if sub.audio:
+                self._audio_subs -= 1
+                if self._audio_subs == 0:
+                    self._audio_demand(False)
+
+    def _audio_demand(self, wanted: bool) -> None:
+        for listener in list(self._audio_demand_listeners):
+            try:
+                listener(wanted)
+            except Exception:
+                _LOGGER.exception("audio demand listener failed")
+
+
+class AudioSource(Protocol):
+    """What :func:`link_audio` needs from a session (a :class:`CameraSession`)."""
+
+    def add_audio_listener(self, listener: Callable[[AudioChunk], None]) -> Callable[[], None]:
+        """Register an audio listener; returns an unsubscribe."""
+        ...  # pragma: no cover
+
+
+def link_audio(session: AudioSource, hub: MediaHub) -> Callable[[], None]:
+    """Feed ``session``'s audio into ``hub`` only while the hub has audio demand.
+
+    Returns an unlink function (call it when the session ends or is replaced).
+    """
+    unsub: Callable[[], None] | None = None
+
+    def feed(chunk: AudioChunk) -> None:
+        hub.publish_audio(chunk)
+
+    def on_demand(wanted: bool) -> None:
+        nonlocal unsub
+        if wanted and unsub is None:
+            unsub = session.add_audio_listener(feed)
+        elif not wanted and unsub is not None:
+            unsub()
+            unsub = None
+
+    remove = hub.add_audio_demand_listener(on_demand)
+    on_demand(hub.audio_demand > 0)
+
+    def unlink() -> None:
+        remove()
+        on_demand(False)
+
+    return unlink

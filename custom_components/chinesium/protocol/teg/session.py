@@ -27,7 +27,8 @@ from ..errors import (
     SessionClosedError,
     UnsupportedCommandError,
 )
-from ..model import Frame
+from ..media.adpcm import AdpcmError, decode_block
+from ..model import AudioChunk, Frame
 from ..session import CameraSession
 from ..trace import TraceRecorder
 from .codec import (
@@ -123,7 +124,8 @@ class TegSession(CameraSession):
     """
 
     live_mask: int = StreamMask.VIDEO
-    """Streams requested with LIVE (bit 0 video, bit 1 audio; audio is received and ignored)."""
+    """Streams requested with LIVE (bit 0 video, bit 1 audio). The audio bit is
+    added while an audio listener exists (:meth:`add_audio_listener`)."""
     _transport: asyncio.DatagramTransport | None = None
     _task: asyncio.Task[None] | None = None
     _ended = False
@@ -150,6 +152,8 @@ class TegSession(CameraSession):
         self._unsupported = frozenset()
         self._command_lock = asyncio.Lock()
         self._command: tuple[int, asyncio.Future[int]] | None = None
+        self._audio_seq = 0
+        self._last_audio_id: int | None = None
 
     # -- CameraSession hooks --------------------------------------------------------------
 
@@ -194,7 +198,7 @@ class TegSession(CameraSession):
             LOGIN_RETRY,
             f"no login answer from {self.info.host}:{self.info.port}",
         )
-        live = Ctrl.live(self.link_id, self.live_mask).encode()
+        live = Ctrl.live(self.link_id, self._request_mask()).encode()
         self._live = loop.create_future()
         if self._live_ok:
             self._live.set_result(None)
@@ -254,6 +258,47 @@ class TegSession(CameraSession):
         reasm: Reassembler | None = getattr(self, "_reasm", None)
         if reasm is not None:
             reasm.clear()
+
+    # -- audio (teg.md §5.4-5.5) ---------------------------------------------------------
+
+    @property
+    def supports_audio(self) -> bool:
+        """TEG cameras send IMA-ADPCM audio (8 kHz mono) when asked with mask bit 1."""
+        return True
+
+    def _request_mask(self) -> int:
+        if self._audio_listeners:
+            return self.live_mask | StreamMask.AUDIO
+        return self.live_mask
+
+    def _audio_wanted_changed(self, wanted: bool) -> None:
+        # Sub 1 sets bits 0-1 to the mask sent: adding or dropping the audio bit.
+        # The keep-alive re-sends LIVE with the same mask every keepalive_interval.
+        if self.connected and not self._ended:
+            self._send(Ctrl.live(self.link_id, self._request_mask()).encode())
+
+    def _on_audio(self, data: bytes) -> None:
+        """One audio MEDIA packet: a single IMA-ADPCM block (teg.md §5.5)."""
+        if len(data) < 28:
+            return
+        fid = int.from_bytes(data[16:20], "little")
+        if fid == self._last_audio_id:
+            return  # duplicate
+        data_len = int.from_bytes(data[6:8], "little")
+        plen = int.from_bytes(data[20:24], "little")
+        end = 8 + data_len
+        start = end - plen
+        if start < 28 or end > len(data):
+            return
+        try:
+            pcm = decode_block(data[start:end])
+        except AdpcmError:
+            self.stats.malformed += 1
+            return
+        self._last_audio_id = fid
+        self._audio_seq += 1
+        ts = int.from_bytes(data[24:28], "little")
+        self._deliver_audio(AudioChunk(pcm, 8000, time.time(), self._audio_seq, ts))
 
     # -- open helpers ---------------------------------------------------------------------
 
@@ -325,7 +370,7 @@ class TegSession(CameraSession):
                 frames_at_ka = stats.frames_ok
                 last_ka = now
                 self._send(Ctrl.heartbeat(self.link_id, self._rate).encode())
-                self._send(Ctrl.live(self.link_id, self.live_mask).encode())
+                self._send(Ctrl.live(self.link_id, self._request_mask()).encode())
 
     def _fail(self, err: ChinesiumError) -> None:
         """End the session because of ``err`` (camera/network side)."""
@@ -428,7 +473,7 @@ class TegSession(CameraSession):
     async def _refresh_state(self) -> None:
         """Re-send LIVE: its answer carries the media params (size, flip bits)."""
         fut = self._params_waiter = asyncio.get_running_loop().create_future()
-        live = Ctrl.live(self.link_id, self.live_mask).encode()
+        live = Ctrl.live(self.link_id, self._request_mask()).encode()
         try:
             await self._retry(fut, lambda: self._send(live), LIVE_RETRY, "no media params")
         finally:
@@ -466,6 +511,8 @@ class TegSession(CameraSession):
                 self._send_naks()
             if got is not None:
                 self._deliver(got)
+            elif self._audio_listeners and len(data) >= 28 and data[14:16] == b"\x01\x00":
+                self._on_audio(data)
             if reasm.held_count and self._poll_timer is None:
                 self._poll_timer = asyncio.get_running_loop().call_later(reasm.nak_wait, self._poll)
             return
