@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.chinesium.const import DOMAIN
-from custom_components.chinesium.media import MEDIA
+from custom_components.chinesium.media import server_at
 from custom_components.chinesium.protocol import CameraInfo, Family
 from fakecam.pppp import PpppCamera
 
@@ -208,11 +208,13 @@ async def test_unload_stops_server_and_leaves_nothing(
     thread.)"""
     cam = await vstarcam_factory(codec="h264")
     entry = await _setup(hass, cam)
-    assert hass.data[MEDIA].server.running
+    server = server_at(hass)
+    assert server is not None
+    assert server.running
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
-    assert not hass.data[MEDIA].server.running
+    assert not server.running
     assert not [t for t in asyncio.all_tasks() if "chinesium" in t.get_name()]
 
 

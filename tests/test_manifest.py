@@ -145,10 +145,20 @@ def test_options_keys_are_translated() -> None:
     assert _steps(_class_node(ast.parse(source), "ChinesiumOptionsFlow")) == set(en["step"])
     fields = {str(key) for key in options_schema().schema}
     # scan hosts: integration-wide
-    assert fields == {CONF_STREAM_MODE, CONF_MAX_FPS, CONF_MOTION_SENSITIVITY, CONF_MOTION_HOLD}
+    assert fields == {
+        CONF_STREAM_MODE,
+        CONF_MAX_FPS,
+        CONF_MOTION_SENSITIVITY,
+        CONF_MOTION_HOLD,
+        "hls",
+        "audio",
+        "restream",
+        "restream_host",
+        "restream_port",
+    }
     assert set(en["step"]["init"]["data"]) == fields
     assert set(en["step"]["init"]["data_description"]) == fields
-    assert "error" not in en
+    assert set(en["error"]) == {"invalid_restream_host"}
     assert set(translations["selector"]) == {CONF_STREAM_MODE, "ptz_direction"}
     assert tuple(translations["selector"][CONF_STREAM_MODE]["options"]) == STREAM_MODES
 

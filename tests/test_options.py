@@ -13,11 +13,18 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.chinesium import discovery
 from custom_components.chinesium.const import (
+    CONF_AUDIO,
+    CONF_HLS,
     CONF_MAX_FPS,
     CONF_MOTION_HOLD,
     CONF_MOTION_SENSITIVITY,
+    CONF_RESTREAM,
+    CONF_RESTREAM_HOST,
+    CONF_RESTREAM_PORT,
     CONF_SCAN_HOSTS,
     CONF_STREAM_MODE,
+    DEFAULT_RESTREAM_HOST,
+    DEFAULT_RESTREAM_PORT,
     DOMAIN,
     STREAM_MODE_ALWAYS,
     STREAM_MODE_ON_DEMAND,
@@ -33,6 +40,11 @@ DEFAULTS = {
     CONF_MAX_FPS: 0,
     CONF_MOTION_SENSITIVITY: 50,
     CONF_MOTION_HOLD: 5,
+    CONF_HLS: False,
+    CONF_AUDIO: False,
+    CONF_RESTREAM: False,
+    CONF_RESTREAM_HOST: DEFAULT_RESTREAM_HOST,
+    CONF_RESTREAM_PORT: DEFAULT_RESTREAM_PORT,
 }
 
 
@@ -69,6 +81,7 @@ async def test_defaults_and_store(hass: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {
+        **DEFAULTS,
         CONF_STREAM_MODE: STREAM_MODE_ON_DEMAND,
         CONF_MAX_FPS: 5,
         CONF_MOTION_SENSITIVITY: 80,
@@ -223,3 +236,21 @@ async def test_migrate_entry_scan_hosts(
 async def test_find_camera_without_hosts(hass: HomeAssistant, socket_enabled: None) -> None:
     """Nothing stored, nothing given: the look-up finds nothing (and sends nothing)."""
     assert await discovery.async_find_camera(hass, UID) is None
+
+
+async def test_restream_host_is_validated(hass: HomeAssistant) -> None:
+    """The restream address must be an IPv4 address (0.0.0.0: every interface)."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=UID, data={})
+    entry.add_to_hass(hass)
+    result = await _open(hass, entry)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_RESTREAM: True, CONF_RESTREAM_HOST: "my nas"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_RESTREAM_HOST: "invalid_restream_host"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_RESTREAM: True, CONF_RESTREAM_HOST: " 127.0.0.1 "}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_RESTREAM] is True
+    assert entry.options[CONF_RESTREAM_HOST] == "127.0.0.1"

@@ -67,11 +67,14 @@ async def async_setup_entry(
 ) -> None:
     """Add the buttons the entry's camera supports."""
     coordinator = entry.runtime_data
-    async_add_entities(
+    entities: list[ButtonEntity] = [
         ChinesiumButton(coordinator, description)
         for description in BUTTONS
         if description.supported_fn(coordinator)
-    )
+    ]
+    if coordinator.restream_address is not None:
+        entities.append(RotateRestreamTokenButton(coordinator))
+    async_add_entities(entities)
 
 
 class ChinesiumButton(ChinesiumEntity, ButtonEntity):
@@ -90,3 +93,19 @@ class ChinesiumButton(ChinesiumEntity, ButtonEntity):
     async def async_press(self) -> None:
         """Send the command (on demand: connects first)."""
         await self.coordinator.async_command(self.entity_description.press_fn)
+
+
+class RotateRestreamTokenButton(ChinesiumEntity, ButtonEntity):
+    """Give the LAN restream a new token (NVRs with the old URL get 401)."""
+
+    _attr_translation_key = "rotate_restream_token"
+    _attr_entity_category = EntityCategory.CONFIG
+
+    def __init__(self, coordinator: ChinesiumCoordinator) -> None:
+        """Initialise the button."""
+        super().__init__(coordinator, "rotate_restream_token")
+
+    @chinesium_exception_handler
+    async def async_press(self) -> None:
+        """Rotate the token."""
+        await self.coordinator.async_rotate_restream_token()

@@ -85,8 +85,8 @@ class ChinesiumCamera(ChinesiumEntity, Camera):
 
     @property
     def supported_features(self) -> CameraEntityFeature:
-        """STREAM for H.264/H.265 cameras (HLS, WebRTC through go2rtc, recording)."""
-        if self.coordinator.is_h26x:
+        """STREAM for H.264/H.265 cameras, and MJPEG ones with the HLS option."""
+        if self.coordinator.streams_via_ha:
             return CameraEntityFeature.STREAM
         return CameraEntityFeature(0)
 

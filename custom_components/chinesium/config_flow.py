@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import ipaddress
 from typing import Any, NoReturn
 
 from homeassistant.config_entries import (
@@ -17,6 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -32,15 +34,22 @@ from homeassistant.helpers.typing import DiscoveryInfoType
 import voluptuous as vol
 
 from .const import (
+    CONF_AUDIO,
+    CONF_HLS,
     CONF_MAX_FPS,
     CONF_MOTION_HOLD,
     CONF_MOTION_SENSITIVITY,
+    CONF_RESTREAM,
+    CONF_RESTREAM_HOST,
+    CONF_RESTREAM_PORT,
     CONF_SCAN_HOSTS,
     CONF_STREAM_MODE,
     CREDENTIAL_FIELDS,
     DEFAULT_MAX_FPS,
     DEFAULT_MOTION_HOLD,
     DEFAULT_MOTION_SENSITIVITY,
+    DEFAULT_RESTREAM_HOST,
+    DEFAULT_RESTREAM_PORT,
     DEFAULT_STREAM_MODE,
     DOMAIN,
     FAMILY_LABELS,
@@ -503,22 +512,45 @@ class ChinesiumOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options form and store the submitted options."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(
-                data={
-                    CONF_STREAM_MODE: user_input.get(CONF_STREAM_MODE, DEFAULT_STREAM_MODE),
-                    CONF_MAX_FPS: int(user_input.get(CONF_MAX_FPS, DEFAULT_MAX_FPS)),
-                    CONF_MOTION_SENSITIVITY: int(
-                        user_input.get(CONF_MOTION_SENSITIVITY, DEFAULT_MOTION_SENSITIVITY)
-                    ),
-                    CONF_MOTION_HOLD: int(user_input.get(CONF_MOTION_HOLD, DEFAULT_MOTION_HOLD)),
-                }
-            )
+            host = str(user_input.get(CONF_RESTREAM_HOST) or DEFAULT_RESTREAM_HOST).strip()
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                errors[CONF_RESTREAM_HOST] = "invalid_restream_host"
+            if not errors:
+                return self.async_create_entry(
+                    data={
+                        CONF_STREAM_MODE: user_input.get(CONF_STREAM_MODE, DEFAULT_STREAM_MODE),
+                        CONF_MAX_FPS: int(user_input.get(CONF_MAX_FPS, DEFAULT_MAX_FPS)),
+                        CONF_MOTION_SENSITIVITY: int(
+                            user_input.get(CONF_MOTION_SENSITIVITY, DEFAULT_MOTION_SENSITIVITY)
+                        ),
+                        CONF_MOTION_HOLD: int(
+                            user_input.get(CONF_MOTION_HOLD, DEFAULT_MOTION_HOLD)
+                        ),
+                        CONF_HLS: bool(user_input.get(CONF_HLS, False)),
+                        CONF_AUDIO: bool(user_input.get(CONF_AUDIO, False)),
+                        CONF_RESTREAM: bool(user_input.get(CONF_RESTREAM, False)),
+                        CONF_RESTREAM_HOST: host,
+                        CONF_RESTREAM_PORT: int(
+                            user_input.get(CONF_RESTREAM_PORT, DEFAULT_RESTREAM_PORT)
+                        ),
+                    }
+                )
+        coordinator = getattr(self.config_entry, "runtime_data", None)
+        urls = coordinator.restream_urls() if coordinator is not None else {}
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                options_schema(), self.config_entry.options
+                options_schema(), user_input or self.config_entry.options
             ),
+            errors=errors,
+            description_placeholders={
+                "restream_url": urls.get("ts") or "—",
+                "restream_mjpeg_url": urls.get("mjpeg") or "—",
+            },
         )
 
 
@@ -555,6 +587,13 @@ def options_schema() -> vol.Schema:
                     unit_of_measurement="s",
                     mode=NumberSelectorMode.BOX,
                 )
+            ),
+            vol.Optional(CONF_HLS, default=False): BooleanSelector(),
+            vol.Optional(CONF_AUDIO, default=False): BooleanSelector(),
+            vol.Optional(CONF_RESTREAM, default=False): BooleanSelector(),
+            vol.Optional(CONF_RESTREAM_HOST, default=DEFAULT_RESTREAM_HOST): TextSelector(),
+            vol.Optional(CONF_RESTREAM_PORT, default=DEFAULT_RESTREAM_PORT): NumberSelector(
+                NumberSelectorConfig(min=1024, max=65535, step=1, mode=NumberSelectorMode.BOX)
             ),
         }
     )

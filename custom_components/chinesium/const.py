@@ -35,6 +35,19 @@ CONF_MOTION_HOLD: Final = "motion_hold"
 DEFAULT_MOTION_HOLD: Final = 5
 MAX_MOTION_HOLD: Final = 600
 """Largest hold time the options flow accepts, seconds."""
+CONF_HLS: Final = "hls"
+"""MJPEG cameras: transcode to H.264 for HA's stream (HLS, WebRTC, recording) while watched."""
+CONF_AUDIO: Final = "audio"
+"""Carry the camera's sound (AAC) in the stream; requested from the camera only while used."""
+CONF_RESTREAM: Final = "restream"
+"""Offer the camera to NVRs on the LAN (MPEG-TS, and MJPEG for MJPEG cameras)."""
+CONF_RESTREAM_HOST: Final = "restream_host"
+"""Address the LAN restream listens on (``0.0.0.0``: every interface)."""
+DEFAULT_RESTREAM_HOST: Final = "0.0.0.0"  # noqa: S104 - opt-in LAN listener
+CONF_RESTREAM_PORT: Final = "restream_port"
+DEFAULT_RESTREAM_PORT: Final = 18554
+DATA_RESTREAM_TOKEN: Final = "restream_token"  # noqa: S105 - a key name, not a secret
+"""Entry data: the camera's LAN restream token (rotated from the UI)."""
 CONF_SCAN_HOSTS: Final = "scan_hosts"
 """Extra unicast discovery targets: ``host``, ``host:port`` or CIDR ``a.b.c.d/nn``."""
 SCAN_CIDR_MIN_PREFIX: Final = 22

@@ -23,10 +23,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from homeassistant.components import network
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+    HomeAssistantError,
+)
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
@@ -35,13 +41,21 @@ from homeassistant.util.hass_dict import HassKey
 
 from . import protocol
 from .const import (
+    CONF_AUDIO,
+    CONF_HLS,
     CONF_MAX_FPS,
     CONF_MOTION_HOLD,
     CONF_MOTION_SENSITIVITY,
+    CONF_RESTREAM,
+    CONF_RESTREAM_HOST,
+    CONF_RESTREAM_PORT,
     CONF_STREAM_MODE,
+    DATA_RESTREAM_TOKEN,
     DEFAULT_MAX_FPS,
     DEFAULT_MOTION_HOLD,
     DEFAULT_MOTION_SENSITIVITY,
+    DEFAULT_RESTREAM_HOST,
+    DEFAULT_RESTREAM_PORT,
     DEFAULT_STREAM_MODE,
     DOMAIN,
     LOGGER,
@@ -53,7 +67,7 @@ from .issues import (
     async_create_unsupported_issue,
     async_delete_no_video_issue,
 )
-from .media import async_acquire_server, async_release_server
+from .media import LOCAL, async_acquire_server, async_release_server, server_at
 from .protocol import (
     AuthenticationError,
     CameraFullError,
@@ -74,7 +88,7 @@ from .protocol import (
     UnsupportedCameraError,
     expected_codecs,
 )
-from .protocol.media import MediaHub, StillConverter
+from .protocol.media import MediaHub, StillConverter, link_audio
 from .protocol.motion import MotionDetector
 from .protocol.supervisor import SessionSupervisor, SupervisorCallbacks
 from .settings import RuntimeSettings, get_settings
@@ -166,6 +180,19 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         """The options this coordinator was built with (reload when they change)."""
         self.stream_mode: str = str(self.options.get(CONF_STREAM_MODE, DEFAULT_STREAM_MODE))
         self.max_fps: int = int(self.options.get(CONF_MAX_FPS, DEFAULT_MAX_FPS) or 0)
+        self.hls: bool = bool(self.options.get(CONF_HLS, False))
+        """MJPEG camera transcoded to H.264 for HA's stream while watched."""
+        self.audio: bool = bool(self.options.get(CONF_AUDIO, False))
+        """Sound carried in the MPEG-TS streams (cameras that send audio)."""
+        self.restream_address: tuple[str, int] | None = (
+            (
+                str(self.options.get(CONF_RESTREAM_HOST) or DEFAULT_RESTREAM_HOST),
+                int(self.options.get(CONF_RESTREAM_PORT) or DEFAULT_RESTREAM_PORT),
+            )
+            if self.options.get(CONF_RESTREAM)
+            else None
+        )
+        """Where the opt-in LAN restream listens (``None``: off, nothing on the LAN)."""
         self.supervisor = SessionSupervisor(
             entry_camera_info(entry),
             entry_credentials(entry),
@@ -197,6 +224,10 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self._still: StillConverter | None = None
         self._media_acquired = False
         self._media_pending = False
+        self._restream_acquired = False
+        self.restream_error: str | None = None
+        """Why the LAN restream could not start (address in use, ...)."""
+        self._unlink_audio: Callable[[], None] | None = None
         self._trace: TraceRecorder | None = None
         self._session_frames = 0
         self._session_since = 0.0
@@ -236,8 +267,13 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
 
     @property
     def is_h26x(self) -> bool:
-        """True for H.264/H.265 cameras (streamed through HA's ``stream``)."""
+        """True for H.264/H.265 cameras."""
         return self.codec in H26X
+
+    @property
+    def streams_via_ha(self) -> bool:
+        """True when HA's ``stream`` plays the camera: H.264/H.265, or MJPEG transcoded."""
+        return self.is_h26x or self.hls
 
     @property
     def current_frame(self) -> Frame | None:
@@ -291,8 +327,10 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
                 translation_key="cannot_connect",
                 translation_placeholders={"host": self.info.host, "error": describe_error(err)},
             ) from err
-        if self.is_h26x:
+        if self.streams_via_ha:
             await self._async_start_media()
+        if self.restream_address is not None:
+            await self._async_start_restream(self.restream_address)
         self.config_entry.async_on_unload(
             async_track_time_interval(
                 self.hass,
@@ -390,18 +428,86 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self._media_acquired = True
         server = await async_acquire_server(self.hass, self.config_entry.entry_id)
         hold = self.supervisor.use if self.on_demand else None
-        self.stream_url = server.add_source(self.config_entry.entry_id, self.hub, hold=hold)
+        self.stream_url = server.add_source(
+            self.config_entry.entry_id,
+            self.hub,
+            hold=hold,
+            transcode=not self.is_h26x,
+            audio=self.audio,
+        )
+
+    async def _async_start_restream(self, address: tuple[str, int]) -> None:
+        """Offer the camera on the user's LAN address (opt-in), with its stored token."""
+        entry = self.config_entry
+        try:
+            server = await async_acquire_server(self.hass, entry.entry_id, address)
+        except OSError as err:
+            self.restream_error = f"{address[0]}:{address[1]}: {err.strerror or err}"
+            LOGGER.error("Cannot start the LAN restream of %s: %s", entry.title, err)
+            return
+        self._restream_acquired = True
+        with contextlib.suppress(HomeAssistantError, OSError):
+            self.lan_ip = await network.async_get_source_ip(self.hass)
+        server.add_source(
+            entry.entry_id,
+            self.hub,
+            hold=self.supervisor.use if self.on_demand else None,
+            transcode=True,
+            audio=self.audio,
+            token=entry.data.get(DATA_RESTREAM_TOKEN),
+        )
+        self._store_restream_token(server.token(entry.entry_id))
+
+    def _store_restream_token(self, token: str) -> None:
+        entry = self.config_entry
+        if entry.data.get(DATA_RESTREAM_TOKEN) != token:
+            self.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, DATA_RESTREAM_TOKEN: token}
+            )
+
+    def restream_urls(self) -> dict[str, str]:
+        """The LAN restream URLs (``ts``, and ``mjpeg`` for MJPEG cameras); empty when off."""
+        address = self.restream_address
+        server = server_at(self.hass, address) if self._restream_acquired and address else None
+        if server is None or address is None:
+            return {}
+        name = self.config_entry.entry_id
+        host = address[0]
+        if host in ("0.0.0.0", ""):  # noqa: S104 - listening on every interface
+            host = self.lan_ip or host
+        urls = {"ts": server.url(name, "ts")}
+        if not self.is_h26x:
+            urls["mjpeg"] = server.url(name, "mjpeg")
+        return {
+            kind: url.replace(f"//{address[0]}:", f"//{host}:", 1) for kind, url in urls.items()
+        }
+
+    lan_ip: str | None = None
+    """HA's LAN address, shown in restream URLs when listening on every interface."""
+
+    async def async_rotate_restream_token(self) -> None:
+        """Give the LAN restream a new token; streams using the old one end."""
+        address = self.restream_address
+        server = server_at(self.hass, address) if self._restream_acquired and address else None
+        if server is None:
+            raise SessionClosedError("the LAN restream is off")
+        server.rotate_token(self.config_entry.entry_id)
+        self._store_restream_token(server.token(self.config_entry.entry_id))
+        self.async_update_listeners()
 
     async def _async_stop_media(self) -> None:
         self.hub.close()
         still, self._still = self._still, None
         if still is not None:
             still.close()
+        if self._restream_acquired and self.restream_address is not None:
+            self._restream_acquired = False
+            await async_release_server(self.hass, self.config_entry.entry_id, self.restream_address)
         if not self._media_acquired:
             return
         self._media_acquired = False
         self.stream_url = None
-        await async_release_server(self.hass, self.config_entry.entry_id)
+        await async_release_server(self.hass, self.config_entry.entry_id, LOCAL)
 
     # -- supervisor callbacks ------------------------------------------------------------
 
@@ -411,6 +517,8 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         self._detach(keep_frame_time=True)
         self.session = session
         self._unsub_frames = session.add_frame_listener(self._on_frame)
+        if self.audio and session.supports_audio:
+            self._unlink_audio = link_audio(session, self.hub)
         self._session_frames = 0
         self._session_since = asyncio.get_running_loop().time()
         self._note_facts(session.facts)
@@ -495,6 +603,9 @@ class ChinesiumCoordinator(DataUpdateCoordinator[ChinesiumState]):
         if self._unsub_frames is not None:
             self._unsub_frames()
             self._unsub_frames = None
+        if self._unlink_audio is not None:
+            self._unlink_audio()
+            self._unlink_audio = None
         if session is not None:
             stats = session.stats.as_dict()
             for key in TOTAL_KEYS:

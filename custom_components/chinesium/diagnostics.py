@@ -25,6 +25,7 @@ TO_REDACT = {
     "title",
     "lan_ip",
     "key",
+    "restream_token",
     "identifiers",
     "serial_number",
     "name",

@@ -103,11 +103,14 @@ async def async_setup_entry(
 ) -> None:
     """Add the sensors the entry's camera supports."""
     coordinator = entry.runtime_data
-    async_add_entities(
+    entities: list[SensorEntity] = [
         ChinesiumSensor(coordinator, description)
         for description in SENSORS
         if description.supported_fn(coordinator)
-    )
+    ]
+    if coordinator.restream_address is not None:
+        entities.append(RestreamUrlSensor(coordinator))
+    async_add_entities(entities)
 
 
 class ChinesiumSensor(ChinesiumEntity, SensorEntity):
@@ -126,3 +129,30 @@ class ChinesiumSensor(ChinesiumEntity, SensorEntity):
     def native_value(self) -> float | None:
         """The reported value."""
         return self.entity_description.value_fn(self.coordinator.data.camera)
+
+
+class RestreamUrlSensor(ChinesiumEntity, SensorEntity):
+    """The camera's LAN restream URL (MPEG-TS; MJPEG in an attribute), token included."""
+
+    _attr_translation_key = "restream_url"
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, coordinator: ChinesiumCoordinator) -> None:
+        """Initialise the sensor."""
+        super().__init__(coordinator, "restream_url")
+
+    @property
+    def available(self) -> bool:
+        """Available while the LAN restream runs."""
+        return bool(self.coordinator.restream_urls())
+
+    @property
+    def native_value(self) -> str | None:
+        """The MPEG-TS URL."""
+        return self.coordinator.restream_urls().get("ts")
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str]:
+        """The MJPEG URL of MJPEG cameras."""
+        urls = self.coordinator.restream_urls()
+        return {"mjpeg_url": urls["mjpeg"]} if "mjpeg" in urls else {}
