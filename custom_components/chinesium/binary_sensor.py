@@ -103,13 +103,6 @@ class ChinesiumBinarySensor(ChinesiumEntity, BinarySensorEntity):
 
     entity_description: ChinesiumBinarySensorDescription
 
-    def __init__(
-        self, coordinator: ChinesiumCoordinator, description: ChinesiumBinarySensorDescription
-    ) -> None:
-        """Initialise the sensor."""
-        super().__init__(coordinator, description.key)
-        self.entity_description = description
-
     @property
     def is_on(self) -> bool | None:
         """The reported value."""

@@ -82,13 +82,6 @@ class ChinesiumButton(ChinesiumEntity, ButtonEntity):
 
     entity_description: ChinesiumButtonDescription
 
-    def __init__(
-        self, coordinator: ChinesiumCoordinator, description: ChinesiumButtonDescription
-    ) -> None:
-        """Initialise the button."""
-        super().__init__(coordinator, description.key)
-        self.entity_description = description
-
     @chinesium_exception_handler
     async def async_press(self) -> None:
         """Send the command (on demand: connects first)."""

@@ -9,6 +9,7 @@ from typing import Any, Concatenate, Final
 from homeassistant.const import CONF_MAC
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.device_registry import CONNECTION_NETWORK_MAC, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, FAMILY_LABELS
@@ -100,9 +101,15 @@ class ChinesiumEntity(CoordinatorEntity[ChinesiumCoordinator]):
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: ChinesiumCoordinator, key: str) -> None:
-        """Initialise the entity for ``coordinator``'s camera."""
+    def __init__(self, coordinator: ChinesiumCoordinator, key: str | EntityDescription) -> None:
+        """Initialise the entity for ``coordinator``'s camera.
+
+        ``key`` is the unique-id suffix, or an entity description (its ``key``).
+        """
         super().__init__(coordinator)
+        if isinstance(key, EntityDescription):
+            self.entity_description = key
+            key = key.key
         self._attr_unique_id = f"{coordinator.info.uid}_{key}"
         self._attr_device_info = device_info(coordinator)
 

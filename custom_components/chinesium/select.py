@@ -68,13 +68,6 @@ class ChinesiumSelect(ChinesiumEntity, SelectEntity):
 
     entity_description: ChinesiumSelectDescription
 
-    def __init__(
-        self, coordinator: ChinesiumCoordinator, description: ChinesiumSelectDescription
-    ) -> None:
-        """Initialise the select."""
-        super().__init__(coordinator, description.key)
-        self.entity_description = description
-
     @property
     def options(self) -> list[str]:
         """The values the camera accepts."""

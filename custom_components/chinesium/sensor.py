@@ -118,13 +118,6 @@ class ChinesiumSensor(ChinesiumEntity, SensorEntity):
 
     entity_description: ChinesiumSensorDescription
 
-    def __init__(
-        self, coordinator: ChinesiumCoordinator, description: ChinesiumSensorDescription
-    ) -> None:
-        """Initialise the sensor."""
-        super().__init__(coordinator, description.key)
-        self.entity_description = description
-
     @property
     def native_value(self) -> float | None:
         """The reported value."""

@@ -73,13 +73,6 @@ class ChinesiumSwitch(ChinesiumEntity, SwitchEntity):
 
     entity_description: ChinesiumSwitchDescription
 
-    def __init__(
-        self, coordinator: ChinesiumCoordinator, description: ChinesiumSwitchDescription
-    ) -> None:
-        """Initialise the switch."""
-        super().__init__(coordinator, description.key)
-        self.entity_description = description
-
     @property
     def is_on(self) -> bool | None:
         """What the camera reported (or we last set)."""
