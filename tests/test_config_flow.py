@@ -595,7 +595,15 @@ async def test_search_before_any_camera_adds_host(
 
 
 @pytest.mark.parametrize(
-    "bad", ["10.0.0.0/16", "10.1.0.0/21", "10.0.0.0/33", "999.1.1.1", "not a host", "cam:x"]
+    "bad",
+    [  # refused by validation: never searched, nothing is sent to these
+        "10.0.0.0/16",
+        "10.1.0.0/21",
+        "10.0.0.0/33",
+        "999.1.1.1",
+        "not a host",
+        "cam:x",
+    ],
 )
 async def test_search_rejects_bad_hosts(
     hass: HomeAssistant, bad: str, hass_storage: dict[str, Any]
