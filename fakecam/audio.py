@@ -1,7 +1,13 @@
-"""Emulator audio: a recognisable tone, encoded as IMA-ADPCM blocks (teg.md §5.5).
+"""Emulator audio: a recognisable tone, coded the way the cameras send it.
 
-The encoder is the standard IMA one (it tracks the decoder's predictor, so a
-decoder reproduces the tone). Blocks are pre-computed once and cycled.
+* TEG: IMA-ADPCM blocks with a header, low nibble first (teg.md §5.5),
+  pre-computed once and cycled (:func:`tone_blocks`);
+* SHIX / VStarcam over PPPP: a headerless IMA-ADPCM code stream, high nibble
+  first, the encoder state carried from frame to frame (:class:`AdpcmStreamEncoder`);
+* iLnk: G.711 A-law (:func:`alaw_encode`).
+
+The ADPCM encoder is the standard IMA one (it tracks the decoder's predictor,
+so a decoder reproduces the tone).
 """
 
 from __future__ import annotations
@@ -33,15 +39,10 @@ def tone(n: int, *, start: int = 0, hz: float = TONE_HZ, amplitude: int = 8000) 
     return [round(amplitude * math.sin(w * (start + i))) for i in range(n)]
 
 
-def encode_block(samples: list[int], index: int = 0) -> tuple[bytes, int]:
-    """Encode ``1 + 2k`` samples into one block; return it and the final step index."""
-    if len(samples) % 2 != 1:
-        raise ValueError("a block holds an odd number of samples")
-    predictor = max(-32768, min(32767, samples[0]))
-    header = struct.pack("<hBB", predictor, index, 0)
-    codes = bytearray()
+def _encode(samples: list[int], predictor: int, index: int) -> tuple[list[int], int, int]:
+    """IMA-encode ``samples``; return the 4-bit codes and the final predictor and index."""
     nibbles: list[int] = []
-    for sample in samples[1:]:
+    for sample in samples:
         step = _STEPS[index]
         diff = sample - predictor
         code = 0
@@ -68,6 +69,17 @@ def encode_block(samples: list[int], index: int = 0) -> tuple[bytes, int]:
         predictor = max(-32768, min(32767, predictor))
         index = max(0, min(88, index + _ADJUST[code]))
         nibbles.append(code)
+    return nibbles, predictor, index
+
+
+def encode_block(samples: list[int], index: int = 0) -> tuple[bytes, int]:
+    """Encode ``1 + 2k`` samples into one block; return it and the final step index."""
+    if len(samples) % 2 != 1:
+        raise ValueError("a block holds an odd number of samples")
+    predictor = max(-32768, min(32767, samples[0]))
+    header = struct.pack("<hBB", predictor, index, 0)
+    codes = bytearray()
+    nibbles, _, index = _encode(samples[1:], predictor, index)
     for lo, hi in zip(nibbles[0::2], nibbles[1::2], strict=True):
         codes.append(lo | hi << 4)
     return header + bytes(codes), index
@@ -92,3 +104,51 @@ def tone_blocks(hz: float = TONE_HZ) -> list[bytes]:
             block, index = encode_block(samples, index)
             blocks.append(block)
     return blocks
+
+
+class AdpcmStreamEncoder:
+    """Headerless IMA-ADPCM, high nibble first, state carried between calls (PPPP)."""
+
+    def __init__(self) -> None:
+        """Start at predictor 0, step index 0 (what the client's decoder assumes)."""
+        self.predictor = 0
+        self.index = 0
+
+    def encode(self, samples: list[int]) -> bytes:
+        """Encode an even number of samples into ``len(samples) // 2`` bytes."""
+        if len(samples) % 2:
+            raise ValueError("two samples per byte")
+        nibbles, self.predictor, self.index = _encode(samples, self.predictor, self.index)
+        return bytes(hi << 4 | lo for hi, lo in zip(nibbles[0::2], nibbles[1::2], strict=True))
+
+
+def _alaw_byte(sample: int) -> int:
+    """G.711 A-law code of one 16-bit sample."""
+    sign = 0x80 if sample >= 0 else 0
+    magnitude = min(abs(sample) if sample >= 0 else -sample - 1, 32767) >> 3
+    if magnitude < 32:
+        code = magnitude >> 1
+    else:
+        segment = magnitude.bit_length() - 5  # 1..7
+        code = segment << 4 | (magnitude >> segment) & 0x0F
+    return (sign | code) ^ 0x55
+
+
+def alaw_encode(samples: list[int]) -> bytes:
+    """G.711 A-law, one byte per sample (iLnk audio)."""
+    return bytes(_alaw_byte(s) for s in samples)
+
+
+class ToneSource:
+    """A phase-continuous sine at ``hz``: consecutive calls continue the wave."""
+
+    def __init__(self, hz: float = TONE_HZ) -> None:
+        """Start at sample 0."""
+        self.hz = hz
+        self.position = 0
+
+    def next(self, n: int) -> list[int]:
+        """The next ``n`` samples."""
+        out = tone(n, start=self.position, hz=self.hz)
+        self.position += n
+        return out

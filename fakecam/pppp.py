@@ -38,6 +38,7 @@ import time
 from typing import Any, ClassVar, Protocol, Self
 import urllib.parse
 
+from fakecam.audio import TONE_HZ, AdpcmStreamEncoder, ToneSource, alaw_encode
 from fakecam.motion import MotionFrameSource, MotionScript
 
 from .controls import CameraControls
@@ -77,6 +78,10 @@ MAX_DRW_PAYLOAD = 1024
 MAX_INFLIGHT = 128
 CH_CMD = 0
 CH_VIDEO = 1
+CH_AUDIO = 2
+AUDIO_RATE = 8000
+AUDIO_SAMPLES = 512
+"""Samples per audio frame (64 ms at 8 kHz)."""
 
 DEFAULT_PORT = 32108
 AV_MAGIC = b"\x55\xaa\x15\xa8"
@@ -211,13 +216,15 @@ def xq_decode(data: bytes) -> bytes:
     return flipped[-4:] + flipped[:-4] if len(flipped) > 4 else flipped
 
 
-def av_header(codec: int, length: int, frame_no: int, now: float) -> bytes:
+def av_header(codec: int, length: int, frame_no: int, now: float, subtype: int = 0) -> bytes:
     """32-byte ``55 aa 15 a8`` A/V frame header (pppp.md §6.7)."""
     secs = int(now)
     ms = int((now - secs) * 1000)
     return (
         AV_MAGIC
-        + struct.pack("<BBHIII", codec, 0, ms, secs & 0xFFFFFFFF, frame_no & 0xFFFFFFFF, length)
+        + struct.pack(
+            "<BBHIII", codec, subtype, ms, secs & 0xFFFFFFFF, frame_no & 0xFFFFFFFF, length
+        )
         + bytes(12)
     )
 
@@ -367,6 +374,15 @@ class PpppCameraConfig:
     """Answer every app-layer request with this unknown magic (+ 12 zero bytes)."""
     lan_search_ext: bool = False
     """Answer iLnk LAN_SEARCH_EXT (0x32) with a 52-byte 0x33 (DID + 32 zero bytes)."""
+    # -- audio (issue 13)
+    audio: bool = True
+    """The camera has a microphone: SHIX (``stream audio:1``) and VStarcam
+    (``audiostream.cgi``) then send a tone as IMA-ADPCM on channel 2."""
+    tone_hz: float = TONE_HZ
+    """Frequency of the tone the camera "hears"."""
+    ilnk_audio: bool = False
+    """iLnk: send the tone as 8 kHz A-law frames (type 0x06) between the video frames
+    while streaming (off by default: most iLnk tests count video only)."""
 
     @property
     def app_layer(self) -> str:
@@ -430,6 +446,10 @@ class PpppStats:
     stream_stops: int = 0
     snapshots: int = 0
     stream_expired: int = 0
+    audio_starts: int = 0
+    audio_stops: int = 0
+    audio_frames_sent: int = 0
+    audio_frames_skipped: int = 0
 
 
 # --- per-session state -----------------------------------------------------------------
@@ -470,6 +490,12 @@ class _Session:
     loop_pos: int = 0
     need_key: bool = False
     handles: list[asyncio.TimerHandle] = field(default_factory=list)
+    audio: bool = False
+    """Audio asked for (SHIX ``audio:1``, VStarcam ``audiostream.cgi``)."""
+    next_audio_at: float = 0.0
+    audio_frame_no: int = 0
+    tone: ToneSource | None = None
+    adpcm: AdpcmStreamEncoder | None = None
 
     def channel(self, ch: int, start_index: int = 0) -> _Channel:
         chan = self.channels.get(ch)
@@ -492,6 +518,8 @@ class _Endpoint(asyncio.DatagramProtocol):
 # --- application layers: one handler per layer ----------------------------------------
 
 AV_JPEG = 0x03
+AV_AUDIO = 0x06
+AV_ADPCM_AA = 0xAA
 AV_I_FRAME = 0x10
 AV_P_FRAME = 0x11
 VSTARCAM_MAGIC = b"\x01\x0a\x00\x00"
@@ -519,6 +547,16 @@ class _AppHandler:
     """Seconds of video per stream request (0 = until stopped)."""
     video_channel: ClassVar[int] = CH_VIDEO
     """DRW channel of the media frames."""
+    audio_channel: ClassVar[int] = CH_AUDIO
+    """DRW channel of the audio frames."""
+    audio_type: ClassVar[tuple[int, int] | None] = None
+    """(header type byte, sub-type) of the layer's audio frames; ``None``: no audio."""
+
+    def audio_payload(self, sess: _Session, samples: list[int]) -> bytes:
+        """Code one audio frame (default: headerless IMA-ADPCM, high nibble first)."""
+        if sess.adpcm is None:
+            sess.adpcm = AdpcmStreamEncoder()
+        return sess.adpcm.encode(samples)
 
     def __init__(self, cam: PpppCamera) -> None:
         self.cam = cam
@@ -574,6 +612,7 @@ class _ShixHandler(_AppHandler):
     name = "shix"
     magic = SHIX_MAGIC
     default_password = "6666"  # noqa: S105 - public factory default
+    audio_type = (AV_ADPCM_AA, 1)  # "55 aa 15 a8 aa 01" (pppp.md §6.2)
 
     @staticmethod
     def message_size(buf: bytearray) -> int | None:
@@ -672,9 +711,15 @@ class _ShixHandler(_AppHandler):
             video = req.get("video")
             if video in (1, 2):
                 size = (cfg.width, cfg.height) if video == 1 else (320, 240)
-                cam._start_stream(sess, size)
+                if not (sess.streaming and sess.resolution == size):
+                    cam._start_stream(sess, size)
             elif video == 0:
                 cam._stop_stream(sess)
+            audio = req.get("audio")
+            if audio == 1:
+                cam._start_audio(sess)
+            elif audio == 0:
+                cam._stop_audio(sess)
             self._send(sess, {"cmd": 111, "result": 0})
         elif cmd in (106, 107, 108, 112, 113, 114, 199, 300, 304, 305, 9000):
             self._send(sess, {"cmd": cmd, "result": 0})
@@ -713,6 +758,12 @@ class _IlnkHandler(_AppHandler):
     magic = ILNK_MAGIC
     header_size = 12
     default_password = "admin"  # noqa: S105 - public factory default
+    audio_channel = CH_VIDEO
+    audio_type = (AV_AUDIO, 0)  # 8 kHz A-law between the video frames (pppp.md §6.3)
+
+    def audio_payload(self, sess: _Session, samples: list[int]) -> bytes:
+        """G.711 A-law, one byte per sample."""
+        return alaw_encode(samples)
 
     @staticmethod
     def message_size(buf: bytearray) -> int | None:
@@ -895,6 +946,7 @@ class _VstarcamHandler(_H26xLoopHandler):
     magic = VSTARCAM_MAGIC
     default_password = "888888"  # noqa: S105 - public factory default
     restart_video_index = True
+    audio_type = (AV_AUDIO, 1)  # type 0x06, sub-type 1 = IMA-ADPCM (pppp.md §6.7)
 
     def __init__(self, cam: PpppCamera) -> None:
         super().__init__(cam)
@@ -963,6 +1015,13 @@ class _VstarcamHandler(_H26xLoopHandler):
                 cam._stop_stream(sess)
             elif stream in ("10", "0", "1"):  # 10 = main stream (required on Eye4)
                 cam._start_stream(sess, (cfg.width, cfg.height))
+            self._text(sess, {"result": 0})
+        elif path == "audiostream.cgi":
+            stream = params.get("streamid")
+            if stream == "16":
+                cam._stop_audio(sess)
+            elif stream in ("1", "10"):
+                cam._start_audio(sess)
             self._text(sess, {"result": 0})
         elif path == "decoder_control.cgi":
             self._text(sess, {"result": self._decoder_control(params)})
@@ -1571,6 +1630,7 @@ class PpppCamera:
             h.cancel()
         sess.handles.clear()
         sess.streaming = False
+        sess.audio = False
         self._sessions.pop(sess.addr, None)
 
     # -- application layers (one handler per layer, see _HANDLERS)
@@ -1662,6 +1722,48 @@ class PpppCamera:
         self.stats.frames_sent += 1
         return True
 
+    # -- audio
+
+    def _start_audio(self, sess: _Session) -> None:
+        if self._app.audio_type is None or not self.config.audio:
+            return
+        self.stats.audio_starts += 1
+        if not sess.audio:
+            sess.audio = True
+            sess.tone = ToneSource(self.config.tone_hz)
+            sess.adpcm = AdpcmStreamEncoder()  # the client's decoder starts at 0, 0 too
+            sess.audio_frame_no = 0
+            sess.next_audio_at = time.monotonic() + self.config.reply_delay * 2
+
+    def _stop_audio(self, sess: _Session) -> None:
+        if sess.audio:
+            self.stats.audio_stops += 1
+        sess.audio = False
+
+    def _audio_on(self, sess: _Session) -> bool:
+        """iLnk cameras send audio with the video (``ilnk_audio``); the others when asked."""
+        if self._app.name == "ilnk":
+            return sess.streaming and self.config.ilnk_audio and self.config.audio
+        return sess.audio
+
+    def _send_audio(self, sess: _Session) -> None:
+        app = self._app
+        if app.audio_type is None:
+            return
+        if sess.tone is None:
+            sess.tone = ToneSource(self.config.tone_hz)
+        chan = sess.channel(app.audio_channel, self.config.start_index)
+        if len(chan.inflight) + 1 > MAX_INFLIGHT:
+            self.stats.audio_frames_skipped += 1
+            sess.tone.next(AUDIO_SAMPLES)
+            return
+        data = app.audio_payload(sess, sess.tone.next(AUDIO_SAMPLES))
+        ftype, subtype = app.audio_type
+        header = av_header(ftype, len(data), sess.audio_frame_no, self._camera_clock(), subtype)
+        sess.audio_frame_no += 1
+        self._send_drw(sess, app.audio_channel, header + data)
+        self.stats.audio_frames_sent += 1
+
     def _camera_clock(self) -> float:
         """Camera wall clock (never steps back during a run)."""
         return self._clock0 + time.monotonic() - self._mono0
@@ -1710,6 +1812,15 @@ class PpppCamera:
         if sess.streaming and sess.stream_until and now >= sess.stream_until:
             sess.streaming = False  # VStarcam: only a few seconds per request (§6.4)
             self.stats.stream_expired += 1
+        if self._audio_on(sess):
+            if not sess.next_audio_at:
+                sess.next_audio_at = now
+            period = AUDIO_SAMPLES / AUDIO_RATE
+            for _ in range(4):  # catch up after a slow tick, at most 4 frames at once
+                if now < sess.next_audio_at:
+                    break
+                sess.next_audio_at = max(sess.next_audio_at + period, now - period)
+                self._send_audio(sess)
         if sess.streaming and cfg.fps > 0 and now >= sess.next_frame_at:
             period = 1.0 / cfg.fps
             sess.next_frame_at = max(sess.next_frame_at + period, now - period)
@@ -1763,6 +1874,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--app-magic", metavar="HEX", default=None, help="answer with an unknown app magic"
     )
     parser.add_argument("--lan-search-ext", action="store_true", help="answer iLnk 0x32")
+    parser.add_argument("--tone-hz", type=float, default=TONE_HZ, help="audio test tone")
+    parser.add_argument("--no-audio", action="store_true", help="no microphone")
+    parser.add_argument("--ilnk-audio", action="store_true", help="ilnk: A-law with the video")
 
 
 def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
@@ -1794,6 +1908,9 @@ def config_from_args(args: argparse.Namespace) -> PpppCameraConfig:
         answer_any_search=getattr(args, "answer_any_search", False),
         app_magic=bytes.fromhex(args.app_magic) if getattr(args, "app_magic", None) else None,
         lan_search_ext=getattr(args, "lan_search_ext", False),
+        tone_hz=getattr(args, "tone_hz", TONE_HZ),
+        audio=not getattr(args, "no_audio", False),
+        ilnk_audio=getattr(args, "ilnk_audio", False),
     )
 
 

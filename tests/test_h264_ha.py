@@ -27,6 +27,7 @@ from custom_components.chinesium.protocol import CameraInfo, Family
 from fakecam.pppp import PpppCamera
 
 from .conftest import override_settings, wait_for
+from .test_restream_ha import _read_av, _tone
 
 DUID = "VSTJ-123456-ABCDE"
 KEY = "vstarcam2019"
@@ -182,6 +183,34 @@ async def test_hls_through_ha_stream(
     assert (frames[0].width, frames[0].height) == (1280, 720)
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_hls_of_h264_camera_with_sound(
+    hass: HomeAssistant, vstarcam_factory: Factory, hass_client: ClientSessionGenerator
+) -> None:
+    """With the sound option an H.264 camera's HLS has avc1 and mp4a, and the camera's
+    IMA-ADPCM tone comes out of the stream source as AAC at the same pitch."""
+    assert await async_setup_component(hass, "stream", {})
+    cam = await vstarcam_factory(width=1280, height=720, tone_hz=700.0)
+    entry = await _setup(hass, cam, audio=True)
+    assert cam.stats.audio_starts == 0  # nobody listens yet: the camera was not asked
+    client = await hass_client()
+    url = await async_request_stream(hass, CAMERA, "hls")
+    resp = await client.get(url)
+    assert resp.status == 200
+    master = await resp.text()
+    assert "avc1" in master, master
+    assert "mp4a" in master, master
+    assert cam.stats.audio_starts >= 1
+    source = entry.runtime_data.stream_url
+    assert source is not None
+    video, audio = await hass.async_add_executor_job(_read_av, source)
+    assert video
+    assert audio
+    assert abs(_tone(audio) - 700.0) < 10
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: cam.stats.audio_stops >= 1)
 
 
 async def test_snapshot_action_h264(hass: HomeAssistant, vstarcam_factory: Factory) -> None:

@@ -10,7 +10,8 @@ JPEG-only user pays for neither.
   :func:`mpegts_av_chunks` adds AAC audio (:func:`link_audio` feeds a hub
   from a session only while audio is consumed).
 * :mod:`.transcode` — MJPEG to H.264 while a consumer exists.
-* :mod:`.adpcm` — IMA-ADPCM decoding (TEG audio).
+* :mod:`.adpcm` — IMA-ADPCM decoding (TEG blocks, SHIX/VStarcam code streams).
+* :mod:`.g711` — A-law and µ-law decoding (iLnk audio).
 * :class:`StillConverter` — keyframe to JPEG (cached).
 * :class:`MediaServer` — ``http://127.0.0.1:<port>/<name>.ts?token=...``
   (import from :mod:`.server`, or get it lazily from this package).

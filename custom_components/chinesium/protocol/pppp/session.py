@@ -33,10 +33,12 @@ from ..errors import (
     UnsupportedCameraError,
 )
 from ..jpeg import jpeg_size, looks_like_jpeg
-from ..model import CameraInfo, Codec as FrameCodec, Credentials, Frame
+from ..media.adpcm import AdpcmStream
+from ..media.g711 import alaw_decode, ulaw_decode
+from ..model import AudioChunk, CameraInfo, Codec as FrameCodec, Credentials, Frame
 from ..session import CameraSession, SessionOptions
 from ..trace import TraceRecorder
-from .apps.avframe import AvFrame, Codec, FrameAssembler
+from .apps.avframe import AudioFormat, AvFrame, Codec, FrameAssembler
 from .apps.base import AppClient, MediaUnit, UnknownLayerError, WrongLayerError
 from .apps.h26x import detect_codec, picture_size
 from .apps.identify import AppLayer, Identification, identify, probe_order
@@ -99,6 +101,14 @@ class PpppSession(CameraSession):
         self._size = (0, 0)
         self._need_key = True
         self._state_task: asyncio.Task[None] | None = None
+        self._audio_asm = FrameAssembler()
+        self._audio_dropped_seen = 0
+        self._adpcm = AdpcmStream(high_nibble_first=True)
+        self._audio_seq = 0
+        self._audio_tasks: set[asyncio.Task[None]] = set()
+        self._audio_asked = False
+        self.audio_frames = 0
+        """Audio frames received and decoded (for any listener)."""
 
     # -- CameraSession hooks ----------------------------------------------------------
 
@@ -147,8 +157,14 @@ class PpppSession(CameraSession):
         self._note("login", result="ok", layer=self.app_layer, firmware=client.firmware)
         sink = self._on_own_media if client.own_media else self._on_video
         client.attach_video(conn.channel(client.video_channel), sink)
+        audio_ch = client.audio_channel
+        if audio_ch is not None and audio_ch != client.video_channel:
+            # Always drained, so nothing piles up while no one listens.
+            client.attach_audio(conn.channel(audio_ch), self._on_audio_payload)
         self._video_requested = True
         await client.start_video()
+        if self._audio_listeners and audio_ch is not None:
+            self._spawn_audio(client, True)
         # Firmware, battery, signal...: asked in the background so video starts at once.
         self._state_task = asyncio.get_running_loop().create_task(
             self._initial_state(), name="pppp-initial-state"
@@ -160,6 +176,11 @@ class PpppSession(CameraSession):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for audio_task in list(self._audio_tasks):
+            if audio_task is not asyncio.current_task():
+                audio_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await audio_task
         conn, client = self.conn, self.client
         self.conn = None
         self._assembler.reset()  # frees a partial frame's payloads
@@ -169,10 +190,16 @@ class PpppSession(CameraSession):
             client.fail_pending(SessionClosedError("session closed"))
             if conn.is_open and self._video_requested:
                 with contextlib.suppress(ChinesiumError):
+                    if self._audio_asked:
+                        self._audio_asked = False
+                        await client.stop_audio()
                     await client.stop_video()
             client.detach()
         with contextlib.suppress(Exception):
             conn.channel(self._video_channel()).set_packet_handler(None)
+            if client is not None and client.audio_channel is not None:
+                conn.channel(client.audio_channel).set_packet_handler(None)
+        self._audio_asm.reset()
         await conn.close()
 
     # -- app layer ----------------------------------------------------------------------
@@ -363,6 +390,80 @@ class PpppSession(CameraSession):
         except ChinesiumError as err:
             _LOGGER.debug("PPPP %s: no initial state: %s", self.info.uid, err)
 
+    # -- audio --------------------------------------------------------------------------
+
+    @property
+    def supports_audio(self) -> bool:
+        """True when the app layer carries audio (SHIX, VStarcam, iLnk)."""
+        client = self.client
+        if client is not None and self.app_layer is not None:
+            return client.audio_channel is not None
+        if self.info.app_layer:
+            try:
+                cls = CLIENTS.get(AppLayer(self.info.app_layer))
+            except ValueError:
+                return False
+            return cls is not None and cls.audio_channel is not None
+        return False
+
+    def _audio_wanted_changed(self, wanted: bool) -> None:
+        client = self.client
+        if client is None or not self.connected or client.audio_channel is None:
+            return  # the next _open asks for it
+        self._spawn_audio(client, wanted)
+
+    def _spawn_audio(self, client: AppClient, on: bool) -> None:
+        """Start or stop audio in the background (a silent camera must not hold _open)."""
+        task = asyncio.get_running_loop().create_task(
+            self._set_audio(client, on), name="pppp-audio"
+        )
+        self._audio_tasks.add(task)
+        task.add_done_callback(self._audio_tasks.discard)
+
+    async def _set_audio(self, client: AppClient, on: bool) -> None:
+        self._audio_asked = on
+        if on:
+            self._adpcm.reset()
+            self._audio_asm.reset()
+        try:
+            await (client.start_audio() if on else client.stop_audio())
+        except ChinesiumError as err:
+            _LOGGER.debug("PPPP %s: audio %s failed: %s", self.info.uid, "on" if on else "off", err)
+
+    def _on_audio_payload(self, payload: bytes) -> None:
+        """A payload of the audio channel (SHIX, VStarcam: channel 2)."""
+        asm = self._audio_asm
+        frames = asm.feed(payload)
+        if asm.dropped != self._audio_dropped_seen:
+            self._audio_dropped_seen = asm.dropped
+            self._adpcm.reset()  # the code stream has a hole: start over
+        for av in frames:
+            self._on_audio_frame(av)
+
+    def _on_audio_frame(self, av: AvFrame) -> None:
+        header = av.header
+        client = self.client
+        if header is None or client is None or not self._audio_listeners:
+            return
+        fmt = client.audio_format(header)
+        data = av.data
+        if fmt is AudioFormat.ADPCM:
+            pcm = self._adpcm.decode(data)
+        elif fmt is AudioFormat.ALAW:
+            pcm = alaw_decode(data)
+        elif fmt is AudioFormat.ULAW:
+            pcm = ulaw_decode(data)
+        elif fmt is AudioFormat.PCM:
+            pcm = data[: len(data) & ~1]
+        else:
+            return
+        if not pcm:
+            return
+        self.audio_frames += 1
+        self._audio_seq += 1
+        pts = header.seconds * 1000 + header.millis
+        self._deliver_audio(AudioChunk(pcm, client.audio_rate, time.time(), self._audio_seq, pts))
+
     def _video_channel(self) -> int:
         return self.client.video_channel if self.client is not None else 1
 
@@ -385,6 +486,8 @@ class PpppSession(CameraSession):
                 self._on_h26x(av, code == _I_FRAME)
                 continue
             if code != _JPEG:
+                if av.header is not None:
+                    self._on_audio_frame(av)  # iLnk: audio between the video frames
                 continue
             data = av.data
             if not looks_like_jpeg(data):

@@ -15,7 +15,7 @@ falls inside a payload).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 import struct
 from typing import Self
 
@@ -40,6 +40,26 @@ class Codec(IntEnum):
     I_FRAME = 0x10
     P_FRAME = 0x11
     ADPCM_AA = 0xAA
+
+
+class AudioFormat(StrEnum):
+    """How an audio frame's data is coded."""
+
+    PCM = "pcm"
+    """Signed 16-bit little-endian samples."""
+    ADPCM = "adpcm"
+    """IMA-ADPCM codes, high nibble first, state carried between frames."""
+    ALAW = "alaw"
+    ULAW = "ulaw"
+
+
+_AUDIO_SUBTYPES = {
+    0: AudioFormat.PCM,
+    1: AudioFormat.ADPCM,
+    2: AudioFormat.ALAW,
+    3: AudioFormat.ULAW,
+}
+"""VStarcam audio sub-types (byte 5 of a type 0x06 frame, pppp.md §6.7)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +98,20 @@ class FrameHeader:
         if magic != FRAME_MAGIC:
             raise MalformedPacketError(f"bad frame header magic {bytes(magic).hex()}")
         return cls(codec, length, subtype, millis, seconds, counter, bytes(reserved))
+
+
+def audio_format(header: FrameHeader) -> AudioFormat | None:
+    """The audio coding a header announces (``None``: not an audio frame).
+
+    Types 0x08 and 0xAA are IMA-ADPCM (SHIX); type 0x06 is told by the
+    sub-type byte (VStarcam: 0 PCM, 1 ADPCM, 2 A-law, 3 µ-law).
+    """
+    codec = header.codec
+    if codec in (Codec.ADPCM, Codec.ADPCM_AA):
+        return AudioFormat.ADPCM
+    if codec == Codec.AUDIO:
+        return _AUDIO_SUBTYPES.get(header.subtype)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

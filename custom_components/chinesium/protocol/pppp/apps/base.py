@@ -25,6 +25,7 @@ from ...errors import (
     UnsupportedCommandError,
 )
 from ...model import Codec
+from .avframe import AudioFormat, FrameHeader, audio_format
 from .layers import AppLayer
 
 _LOGGER = logging.getLogger(__name__)
@@ -216,6 +217,11 @@ class AppClient(ABC):
     """Firmware version, when the layer's login or status replies carry one."""
     video_codecs: frozenset[Codec] = frozenset({Codec.JPEG})
     """Codecs this layer's cameras stream (decides whether HA's stream is offered)."""
+    audio_channel: ClassVar[int | None] = None
+    """DRW channel of the camera's audio frames (``55 aa 15 a8`` header); ``None``:
+    the layer has no audio we know. It may equal :attr:`video_channel` (iLnk)."""
+    audio_rate: ClassVar[int] = 8000
+    """Sample rate of the camera's audio."""
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
         """Attach to the control channel (installs its packet handler)."""
@@ -271,6 +277,21 @@ class AppClient(ABC):
     def attach_video(self, channel: MediaChannelLike, sink: Callable[[bytes], None]) -> None:
         """Route the media channel's in-order payloads to ``sink`` (call before start_video)."""
         channel.set_packet_handler(sink)
+
+    def attach_audio(self, channel: MediaChannelLike, sink: Callable[[bytes], None]) -> None:
+        """Route the audio channel's in-order payloads to ``sink`` (when it is its own)."""
+        channel.set_packet_handler(sink)
+
+    async def start_audio(self) -> None:
+        """Ask the camera to send audio (layers with an :attr:`audio_channel`)."""
+        raise UnsupportedCommandError("audio")
+
+    async def stop_audio(self) -> None:  # noqa: B027 - optional: most layers need nothing
+        """Ask the camera to stop sending audio (best effort; no reply awaited)."""
+
+    def audio_format(self, header: FrameHeader) -> AudioFormat | None:
+        """The coding of an audio frame with ``header`` (``None``: not audio)."""
+        return audio_format(header)
 
     def media_units(self, payload: bytes) -> list[MediaUnit]:
         """Access units completed by one media payload (layers with :attr:`own_media`)."""

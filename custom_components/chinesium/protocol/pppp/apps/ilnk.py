@@ -21,7 +21,8 @@ from ...errors import (
     ChinesiumError,
     MalformedPacketError,
 )
-from .base import AppClient, ChannelLike, MagicFramer, ReplyWaiter
+from .avframe import AudioFormat, Codec as AvCodec, FrameHeader, audio_format
+from .base import VIDEO_CHANNEL, AppClient, ChannelLike, MagicFramer, ReplyWaiter
 from .layers import AppLayer
 
 ILNK_MAGIC = b"\x11\x0a"
@@ -185,6 +186,8 @@ class IlnkClient(AppClient):
     capabilities = ILNK_CAPABILITIES
     resolutions = tuple(RESOLUTIONS)
     night_modes = (NightMode.ON, NightMode.OFF)
+    audio_channel = VIDEO_CHANNEL
+    """Audio frames (type 0x06, 8 kHz A-law) come between the video frames (pppp.md §6.3)."""
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
         """Attach to ``control`` (channel 0)."""
@@ -243,6 +246,15 @@ class IlnkClient(AppClient):
     async def stop_video(self) -> None:
         """PEER_LIVEVIDEO_STOP (no reply awaited)."""
         self.send(CMD_LIVEVIDEO_STOP)
+
+    async def start_audio(self) -> None:
+        """Nothing to send: a camera with a microphone sends audio with the video."""
+
+    def audio_format(self, header: FrameHeader) -> AudioFormat | None:
+        """Type 0x06 is 8 kHz A-law on iLnk; the other audio types as usual."""
+        if header.codec == AvCodec.AUDIO:
+            return AudioFormat.ALAW
+        return audio_format(header)
 
     # -- controls
 

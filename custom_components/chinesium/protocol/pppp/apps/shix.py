@@ -21,7 +21,7 @@ from ...errors import (
     ChinesiumError,
     MalformedPacketError,
 )
-from .base import AppClient, ChannelLike, MagicFramer, ReplyWaiter
+from .base import AUDIO_CHANNEL, AppClient, ChannelLike, MagicFramer, ReplyWaiter
 from .layers import AppLayer
 
 SHIX_MAGIC = b"\x06\x0a\xa0\x80"
@@ -175,6 +175,7 @@ class ShixClient(AppClient):
     default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD),)
     capabilities = SHIX_CAPABILITIES
     resolutions = tuple(VIDEO_MODES)
+    audio_channel = AUDIO_CHANNEL
 
     def __init__(self, control: ChannelLike, *, reply_timeout: float = 3.0) -> None:
         """Attach to ``control`` (channel 0)."""
@@ -228,6 +229,24 @@ class ShixClient(AppClient):
     async def stop_video(self) -> None:
         """``stream`` with ``video:0`` (no reply awaited)."""
         self._control.write(encode_request("stream", CMD_STREAM, self.user, self.password, video=0))
+
+    async def start_audio(self) -> None:
+        """``stream`` with ``audio:1`` (and the current ``video`` mode, so video goes on).
+
+        The camera then sends IMA-ADPCM frames on channel 2 (pppp.md §6.2).
+        """
+        reply = await self.request("stream", CMD_STREAM, video=self.video_mode, audio=1)
+        result = _result(reply)
+        if result != RESULT_OK:
+            raise CameraRejectedError(f"SHIX audio start failed (result {result})")
+
+    async def stop_audio(self) -> None:
+        """``stream`` with ``audio:0`` and the current ``video`` mode (no reply awaited)."""
+        self._control.write(
+            encode_request(
+                "stream", CMD_STREAM, self.user, self.password, video=self.video_mode, audio=0
+            )
+        )
 
     # -- controls
 

@@ -7,7 +7,9 @@ u32 LE text length) on channel 0, credentials in every call
 for ``snapshot.cgi``. Live video arrives on channel 1 as ``55 aa 15 a8``
 frames (type 0x10 = I, 0x11 = P) holding Annex-B H.264 or H.265; Eye4
 firmware streams only a few seconds per ``livestream.cgi`` request, so the
-client asks again after a second of silence. Audio (channel 2) is not used.
+client asks again after a second of silence. Audio (``audiostream.cgi``)
+arrives on channel 2 as type 0x06 frames (sub-type 1: IMA-ADPCM, high nibble
+first, 8 kHz) and is asked for again after silence too.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from ...errors import (
     MalformedPacketError,
 )
 from ...model import Codec
-from .base import AppClient, ChannelLike, MagicFramer, MediaChannelLike, ReplyWaiter
+from .base import (
+    AUDIO_CHANNEL,
+    AppClient,
+    ChannelLike,
+    MagicFramer,
+    MediaChannelLike,
+    ReplyWaiter,
+)
 from .layers import AppLayer
 
 VSTARCAM_MAGIC = b"\x01\x0a\x00\x00"
@@ -45,6 +54,8 @@ STREAM_MAIN = 10
 """``livestream.cgi`` stream id that starts video (required on Eye4)."""
 STREAM_STOP = 16
 """``livestream.cgi`` stream id that stops video."""
+AUDIO_STREAM = 10
+"""``audiostream.cgi`` stream id that starts audio (pppp.md §6.4: 1 or 10)."""
 REFRESH_AFTER = 1.0
 """Seconds of media silence after which ``livestream.cgi`` is sent again."""
 
@@ -228,6 +239,7 @@ class VstarcamClient(AppClient):
     magic = VSTARCAM_PREFIX
     capabilities = VSTARCAM_CAPABILITIES
     video_codecs = frozenset({Codec.H264, Codec.H265})
+    audio_channel = AUDIO_CHANNEL
     resolutions = tuple(RESOLUTIONS)
     night_modes = (NightMode.ON, NightMode.OFF)
     default_credentials = ((DEFAULT_USER, DEFAULT_PASSWORD),)
@@ -252,6 +264,12 @@ class VstarcamClient(AppClient):
         self._video: MediaChannelLike | None = None
         self._media_at = 0.0
         self._requested_at = 0.0
+        self._audio: MediaChannelLike | None = None
+        self._audio_on = False
+        self._audio_at = 0.0
+        self._audio_requested_at = 0.0
+        self.audio_requests = 0
+        """``audiostream.cgi`` start requests sent (first + refreshes)."""
         self._refresher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._last_move = PtzDirection.UP
@@ -351,6 +369,13 @@ class VstarcamClient(AppClient):
             if now - self._media_at >= period and now - self._requested_at >= period:
                 with contextlib.suppress(ChinesiumError):
                     self._request_stream()
+            if (
+                self._audio_on
+                and now - self._audio_at >= period
+                and now - self._audio_requested_at >= period
+            ):
+                with contextlib.suppress(ChinesiumError):
+                    self._request_audio()
 
     def _stop_refresher(self) -> None:
         task, self._refresher = self._refresher, None
@@ -361,6 +386,37 @@ class VstarcamClient(AppClient):
         """``livestream.cgi?streamid=16`` (no reply awaited)."""
         self._stop_refresher()
         self.send("livestream.cgi", {"streamid": STREAM_STOP})
+
+    # -- audio
+
+    def attach_audio(self, channel: MediaChannelLike, sink: Callable[[bytes], None]) -> None:
+        """Route channel-2 payloads to ``sink``, noting when the last one arrived."""
+        self._audio = channel
+        loop = asyncio.get_running_loop()
+
+        def _audio(payload: bytes) -> None:
+            self._audio_at = loop.time()
+            sink(payload)
+
+        channel.set_packet_handler(_audio)
+
+    def _request_audio(self) -> None:
+        if self._audio is not None:
+            self._audio.allow_index_restart()  # as for video: a new request may restart it
+        self.audio_requests += 1
+        self._audio_requested_at = asyncio.get_running_loop().time()
+        self.send("audiostream.cgi", {"streamid": AUDIO_STREAM})
+
+    async def start_audio(self) -> None:
+        """``audiostream.cgi?streamid=10``; re-sent after a second of silence like video."""
+        self._audio_on = True
+        self._audio_at = asyncio.get_running_loop().time()
+        self._request_audio()
+
+    async def stop_audio(self) -> None:
+        """``audiostream.cgi?streamid=16`` (no reply awaited)."""
+        self._audio_on = False
+        self.send("audiostream.cgi", {"streamid": STREAM_STOP})
 
     # -- controls
 
