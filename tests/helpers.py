@@ -16,6 +16,14 @@ from fakecam.teg import TegCamera, TegCameraConfig
 
 LOOPBACK = "127.0.0.1"
 UID = "EMUCAM1-0123456789AB-C0FFEE"
+PPPP_OPTS = SessionOptions(
+    connect_timeout=2.0,
+    keepalive_interval=0.2,
+    silence_timeout=3.0,
+    first_frame_timeout=10.0,
+    local_host=LOOPBACK,
+)
+"""Session options for PPPP sessions against the emulator (DRW media needs a little slack)."""
 
 type CamFactory = Callable[..., Awaitable[TegCamera]]
 

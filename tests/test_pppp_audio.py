@@ -9,8 +9,7 @@ video frames. Every session test runs against the emulator over real UDP on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,10 +31,10 @@ from custom_components.chinesium.protocol.pppp.apps.avframe import (
 from custom_components.chinesium.protocol.pppp.apps.ilnk import IlnkClient
 from custom_components.chinesium.protocol.pppp.apps.lookcam import LookcamClient
 from custom_components.chinesium.protocol.pppp.session import PpppSession, open_pppp_session
-from custom_components.chinesium.protocol.session import SessionOptions
 from fakecam.audio import AdpcmStreamEncoder, ToneSource, alaw_encode
 from fakecam.pppp import PpppCamera, PpppCameraConfig
 
+from .helpers import PPPP_OPTS
 from .test_media_audio import peak_hz
 
 # -- decoders ------------------------------------------------------------------------------
@@ -121,31 +120,20 @@ def test_audio_format_by_header() -> None:
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-OPTS = SessionOptions(
-    connect_timeout=2.0,
-    keepalive_interval=0.2,
-    silence_timeout=3.0,
-    first_frame_timeout=10.0,
-    local_host="127.0.0.1",
-)
+OPTS = PPPP_OPTS
 DUIDS = {"shix": "ABCD-123456-VWXYZ", "ilnk": "ABCD-123456-VWXYZ", "vstarcam": "VSTJ-123456-ABCDE"}
 KEYS = {"shix": None, "ilnk": None, "vstarcam": "vstarcam2019"}
 TONES = {"shix": 440.0, "ilnk": 600.0, "vstarcam": 1000.0}
 
 
-@asynccontextmanager
-async def camera(app: str, **kw: Any) -> AsyncIterator[PpppCamera]:
+def camera(app: str, **kw: Any) -> PpppCamera:
+    """An emulated camera on 127.0.0.1 (``async with`` starts and stops it)."""
     key = KEYS[app]
     kw.setdefault("tone_hz", TONES[app])
     if app == "ilnk":
         kw.setdefault("ilnk_audio", True)
     cfg = PpppCameraConfig(host="127.0.0.1", port=0, duid=DUIDS[app], app=app, encrypt=key, **kw)
-    cam = PpppCamera(cfg)
-    await cam.start()
-    try:
-        yield cam
-    finally:
-        await cam.stop()
+    return PpppCamera(cfg)
 
 
 def info_for(cam: PpppCamera) -> CameraInfo:

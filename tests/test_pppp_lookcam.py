@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 import json
 from typing import Any
 
@@ -18,9 +17,10 @@ from custom_components.chinesium.protocol.pppp.apps.identify import AppLayer
 from custom_components.chinesium.protocol.pppp.codec import encode_drw
 from custom_components.chinesium.protocol.pppp.discovery import discover_pppp
 from custom_components.chinesium.protocol.pppp.session import PpppSession, open_pppp_session
-from custom_components.chinesium.protocol.session import SessionOptions
 from fakecam.h26x import encode_loop
 from fakecam.pppp import PpppCamera, PpppCameraConfig, _LookcamHandler, lookcam_frame
+
+from .helpers import PPPP_OPTS
 
 # -- vectors (pppp.md §6.5 table, written out field by field) -------------------------------
 
@@ -156,25 +156,14 @@ async def test_client_login_and_refusal() -> None:
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 DUID = "GHBB-000001-NRLXW"
-OPTS = SessionOptions(
-    connect_timeout=2.0,
-    keepalive_interval=0.2,
-    silence_timeout=3.0,
-    first_frame_timeout=10.0,
-    local_host="127.0.0.1",
-)
+OPTS = PPPP_OPTS
 
 
-@asynccontextmanager
-async def camera(**kw: Any) -> AsyncIterator[PpppCamera]:
+def camera(**kw: Any) -> PpppCamera:
+    """An emulated camera on 127.0.0.1 (``async with`` starts and stops it)."""
     kw.setdefault("duid", DUID)
     cfg = PpppCameraConfig(host="127.0.0.1", port=0, width=320, height=240, **kw)
-    cam = PpppCamera(cfg)
-    await cam.start()
-    try:
-        yield cam
-    finally:
-        await cam.stop()
+    return PpppCamera(cfg)
 
 
 def info_for(cam: PpppCamera, app_layer: str | None = None) -> CameraInfo:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 import json
 from pathlib import Path
 from typing import Any
@@ -80,15 +78,10 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 UNKNOWN_KEY = "NotAKnownKey1"
 
 
-@asynccontextmanager
-async def camera(**kw: Any) -> AsyncIterator[PpppCamera]:
+def camera(**kw: Any) -> PpppCamera:
+    """An emulated camera on 127.0.0.1 (``async with`` starts and stops it)."""
     cfg = PpppCameraConfig(host="127.0.0.1", port=0, width=320, height=240, **kw)
-    cam = PpppCamera(cfg)
-    await cam.start()
-    try:
-        yield cam
-    finally:
-        await cam.stop()
+    return PpppCamera(cfg)
 
 
 async def test_discovery_lists_unknown_psk_and_magic() -> None:

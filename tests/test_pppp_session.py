@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 import dataclasses
 import json
 import time
@@ -36,15 +35,10 @@ OPTS = SessionOptions(
 )
 
 
-@asynccontextmanager
-async def camera(**kw: Any) -> AsyncIterator[PpppCamera]:
+def camera(**kw: Any) -> PpppCamera:
+    """An emulated camera on 127.0.0.1 (``async with`` starts and stops it)."""
     cfg = PpppCameraConfig(host="127.0.0.1", port=0, duid=DUID, **kw)
-    cam = PpppCamera(cfg)
-    await cam.start()
-    try:
-        yield cam
-    finally:
-        await cam.stop()
+    return PpppCamera(cfg)
 
 
 def info_for(cam: PpppCamera, *, key: str | None = None, app: str | None = None) -> CameraInfo:

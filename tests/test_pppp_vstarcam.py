@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 import itertools
 from typing import Any
 
@@ -27,9 +26,10 @@ from custom_components.chinesium.protocol.pppp.codec import encode_drw
 from custom_components.chinesium.protocol.pppp.crypto import Cipher
 from custom_components.chinesium.protocol.pppp.discovery import discover_pppp
 from custom_components.chinesium.protocol.pppp.session import PpppSession, open_pppp_session
-from custom_components.chinesium.protocol.session import SessionOptions
 from fakecam.h26x import encode_loop
 from fakecam.pppp import PpppCamera, PpppCameraConfig
+
+from .helpers import PPPP_OPTS
 
 # -- vectors (pppp.md §7) ------------------------------------------------------------------
 
@@ -207,25 +207,14 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 DUID = "VSTJ-123456-ABCDE"
 KEY = "vstarcam2019"
-OPTS = SessionOptions(
-    connect_timeout=2.0,
-    keepalive_interval=0.2,
-    silence_timeout=3.0,
-    first_frame_timeout=10.0,
-    local_host="127.0.0.1",
-)
+OPTS = PPPP_OPTS
 
 
-@asynccontextmanager
-async def camera(**kw: Any) -> AsyncIterator[PpppCamera]:
+def camera(**kw: Any) -> PpppCamera:
+    """An emulated camera on 127.0.0.1 (``async with`` starts and stops it)."""
     kw.setdefault("encrypt", KEY)
     cfg = PpppCameraConfig(host="127.0.0.1", port=0, duid=DUID, app="vstarcam", **kw)
-    cam = PpppCamera(cfg)
-    await cam.start()
-    try:
-        yield cam
-    finally:
-        await cam.stop()
+    return PpppCamera(cfg)
 
 
 def info_for(cam: PpppCamera, key: str | None = KEY) -> CameraInfo:
