@@ -63,8 +63,20 @@ first:
   PUNCH_PKT from a new address beyond that is ignored. Concurrent streams
   share one position in the video loop (``sent`` records every frame sent). CLOSE ends a session
   silently; :meth:`VStarcamPeer.stop` sends one CLOSE to each live session.
-* Not implemented: audio (``audiostream.cgi`` is answered ``result=0`` but no
-  audio is sent), AES video, PSR, relay/server messages.
+* **Audio** (§6.4, §6.7): ``audiostream.cgi?streamid=1`` or ``=10`` starts it,
+  ``streamid=16`` stops it (each answered ``var result=0;``; other ids are answered
+  and ignored; a start while on changes nothing). Independent of video; stopped
+  when the session ends. Frames go on DRW **channel 2**, one every 64 ms on a
+  schedule computed from the start time (no drift): 32-byte header with byte 4 =
+  0x06, byte 5 = 1 (ADPCM), pts as u16 LE ms + u32 LE seconds (camera clock at
+  start + 64 ms per frame), length (256) at +16, all reserved bytes zero; then
+  256 bytes of IMA-ADPCM codes (512 samples, 8 kHz mono, **high nibble first**),
+  no per-frame block header: the encoder starts at predictor 0, step index 0 on
+  every start and its state runs on across frames. The signal is a sine of
+  ``tone_hz`` (440) with amplitude ``tone_amplitude`` (8000), phase 0 at the
+  first sample. ``audio_sent`` records every frame, ``audio_on`` /
+  ``audio_frames_sent`` tell tests the state.
+* Not implemented: AES video, PSR, relay/server messages.
 
 PSK obfuscation (§5.1) uses ``key`` (default ``vstarcam2019``; ``""`` = plain).
 It only ever sends to 127.0.0.0/8 and only binds loopback addresses.
@@ -74,11 +86,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 import ipaddress
 import logging
+import math
 import re
 import struct
 from typing import Any
@@ -102,6 +115,7 @@ DRW_MARKER = 0xD1
 
 CH_CMD = 0
 CH_VIDEO = 1
+CH_AUDIO = 2
 MAX_INFLIGHT = 128
 MAX_ACK_COUNT = 81
 MIN_BURST_FRAMES = 2
@@ -110,6 +124,9 @@ REQ_MAGIC = b"\x01\x0a"
 FRAME_MAGIC = b"\x55\xaa\x15\xa8"
 FRAME_I = 0x10
 FRAME_P = 0x11
+FRAME_AUDIO = 0x06
+AUDIO_ADPCM = 1
+AUDIO_RATE = 8000
 SYS_VER = "48.60.38.38"
 SECRET_PREFIX = b"338DB900E559"
 
@@ -220,6 +237,83 @@ def frame_header(kind: int, pts_ms: int, counter: int, length: int) -> bytes:
     )
 
 
+def audio_header(pts_ms: int, length: int) -> bytes:
+    """The 32-byte header of an audio frame: type 0x06, sub-type 1 (ADPCM), reserved zeros."""
+    secs, ms = divmod(pts_ms, 1000)
+    return (
+        FRAME_MAGIC
+        + bytes([FRAME_AUDIO, AUDIO_ADPCM])
+        + struct.pack("<HIII", ms, secs & 0xFFFFFFFF, 0, length)
+        + bytes(12)
+    )
+
+
+# -- IMA-ADPCM (§6.4 audio: 8 kHz mono, high nibble first) -------------------------------
+
+IMA_STEPS = (
+    7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 19, 21, 23, 25, 28, 31, 34, 37, 41, 45,
+    50, 55, 60, 66, 73, 80, 88, 97, 107, 118, 130, 143, 157, 173, 190, 209, 230,
+    253, 279, 307, 337, 371, 408, 449, 494, 544, 598, 658, 724, 796, 876, 963,
+    1060, 1166, 1282, 1411, 1552, 1707, 1878, 2066, 2272, 2499, 2749, 3024, 3327,
+    3660, 4026, 4428, 4871, 5358, 5894, 6484, 7132, 7845, 8630, 9493, 10442, 11487,
+    12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086, 29794, 32767,
+)  # fmt: skip
+IMA_INDEX = (-1, -1, -1, -1, 2, 4, 6, 8)
+assert len(IMA_STEPS) == 89
+
+
+class ImaAdpcmEncoder:
+    """A standard IMA-ADPCM encoder whose state runs on from call to call (no block headers)."""
+
+    def __init__(self) -> None:
+        """Start at predictor 0, step index 0."""
+        self.predictor = 0
+        self.index = 0
+
+    def encode_sample(self, sample: int) -> int:
+        """One 16-bit sample -> one 4-bit code; updates the state like a decoder would."""
+        step = IMA_STEPS[self.index]
+        diff = sample - self.predictor
+        code = 0
+        if diff < 0:
+            code = 8
+            diff = -diff
+        vpdiff = step >> 3
+        if diff >= step:
+            code |= 4
+            diff -= step
+            vpdiff += step
+        step >>= 1
+        if diff >= step:
+            code |= 2
+            diff -= step
+            vpdiff += step
+        step >>= 1
+        if diff >= step:
+            code |= 1
+            vpdiff += step
+        pred = self.predictor - vpdiff if code & 8 else self.predictor + vpdiff
+        self.predictor = max(-32768, min(32767, pred))
+        self.index = max(0, min(88, self.index + IMA_INDEX[code & 7]))
+        return code
+
+    def encode(self, samples: Sequence[int]) -> bytes:
+        """Encode an even number of samples; the first sample goes into bits 7-4 of byte 0."""
+        if len(samples) % 2:
+            raise ValueError("IMA-ADPCM packs two samples per byte: give an even count")
+        out = bytearray(len(samples) // 2)
+        for i in range(0, len(samples), 2):
+            hi = self.encode_sample(samples[i])
+            out[i // 2] = (hi << 4) | self.encode_sample(samples[i + 1])
+        return bytes(out)
+
+
+def tone(freq: float, amplitude: int, start: int, count: int, rate: int = AUDIO_RATE) -> list[int]:
+    """``count`` samples of ``amplitude * sin(2 pi freq n / rate)`` from sample ``start`` on."""
+    w = 2.0 * math.pi * freq / rate
+    return [round(amplitude * math.sin(w * n)) for n in range(start, start + count)]
+
+
 def _newer(a: int, b: int) -> bool:
     """Serial-arithmetic ``a > b`` for u16 indices (half range 0x8000)."""
     return 0 < ((a - b) & 0xFFFF) < 0x8000
@@ -287,6 +381,11 @@ class PeerConfig:
     """Lose every n-th first transmission of a DRW (it is retransmitted later; 0 = never)."""
     close_on_stop: bool = True
     clock_start_ms: int = 1_700_000_000_000
+    tone_hz: float = 440.0
+    """Frequency of the sine tone sent as audio."""
+    tone_amplitude: int = 8000
+    audio_frame_samples: int = 512
+    """Samples per audio frame (512 = 256 code bytes = 64 ms at 8 kHz)."""
 
 
 @dataclass(slots=True)
@@ -306,6 +405,9 @@ class PeerStats:
     stop_requests: int = 0
     snapshots: int = 0
     frames_sent: int = 0
+    audio_requests: int = 0
+    audio_stop_requests: int = 0
+    audio_frames_sent: int = 0
     drw_sent: int = 0
     drw_rx: int = 0
     duplicates_rx: int = 0
@@ -328,6 +430,14 @@ class SentFrame:
 
     data: bytes
     keyframe: bool
+    pts: int
+
+
+@dataclass(slots=True)
+class SentAudio:
+    """One audio frame as sent: the IMA-ADPCM code bytes and its camera-clock pts (ms)."""
+
+    data: bytes
     pts: int
 
 
@@ -365,6 +475,7 @@ class _Session:
     ack_handle: asyncio.TimerHandle | None = None
     stream_task: asyncio.Task[None] | None = None
     stream_until: float = 0.0
+    audio_task: asyncio.Task[None] | None = None
     handles: set[asyncio.TimerHandle] = field(default_factory=set)
 
 
@@ -404,10 +515,13 @@ class VStarcamPeer:
             raise ValueError("the VStarcam peer only binds 127.0.0.0/8 addresses")
         if not 1 <= self.config.chunk <= 1024:
             raise ValueError("DRW payloads must be 1..1024 bytes (§4.1)")
+        if self.config.audio_frame_samples <= 0 or self.config.audio_frame_samples % 2:
+            raise ValueError("audio frames need a positive, even number of samples")
         self.did = self.config.did
         self.did_wire = did_bytes(self.config.did)
         self.stats = PeerStats()
         self.sent: list[SentFrame] = []
+        self.audio_sent: list[SentAudio] = []
         self._k = mash_key(self.config.key)
         self._sessions: dict[tuple[str, int], _Session] = {}
         self._search: asyncio.DatagramTransport | None = None
@@ -452,8 +566,7 @@ class VStarcamPeer:
         for sess in list(self._sessions.values()):
             if self.config.close_on_stop:
                 self._send(sess.addr, packet(CLOSE))
-            if sess.stream_task is not None:
-                tasks.append(sess.stream_task)
+            tasks.extend(t for t in (sess.stream_task, sess.audio_task) if t is not None)
             self._forget(sess)
         for task in tasks:
             task.cancel()
@@ -522,6 +635,16 @@ class VStarcamPeer:
     def stream_requests(self) -> int:
         """Accepted ``livestream.cgi?streamid=10`` requests."""
         return self.stats.stream_requests
+
+    @property
+    def audio_frames_sent(self) -> int:
+        """Audio frames sent (all sessions)."""
+        return self.stats.audio_frames_sent
+
+    @property
+    def audio_on(self) -> bool:
+        """True while any session has audio running."""
+        return any(s.audio_task is not None for s in self._sessions.values())
 
     def streaming(self) -> bool:
         """True while any session has a video burst running."""
@@ -825,7 +948,9 @@ class VStarcamPeer:
         elif name == "snapshot.cgi":
             self.stats.snapshots += 1
             self._reply(sess, snapshot_jpeg())
-        elif name in ("audiostream.cgi", "camera_control.cgi", "decoder_control.cgi"):
+        elif name == "audiostream.cgi":
+            self._on_audiostream(sess, params.get("streamid", ""))
+        elif name in ("camera_control.cgi", "decoder_control.cgi"):
             self._reply(sess, "var result=0;\r\n")
         # unknown CGIs: no reply
 
@@ -879,6 +1004,55 @@ class VStarcamPeer:
                 self._stream(sess), name=f"vstarcam-peer-stream-{sess.addr[1]}"
             )
 
+    def _on_audiostream(self, sess: _Session, streamid: str) -> None:
+        assert self._loop is not None
+        self._reply(sess, "var result=0;\r\n")
+        if streamid == "16":
+            self.stats.audio_stop_requests += 1
+            self._stop_audio(sess)
+            return
+        if streamid not in ("1", "10"):
+            return  # unknown stream ids are answered but ignored, like livestream.cgi
+        self.stats.audio_requests += 1
+        if sess.audio_task is None:  # a request while on changes nothing
+            sess.audio_task = self._loop.create_task(
+                self._audio(sess), name=f"vstarcam-peer-audio-{sess.addr[1]}"
+            )
+
+    def _stop_audio(self, sess: _Session) -> None:
+        task, sess.audio_task = sess.audio_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _audio(self, sess: _Session) -> None:
+        """Send the tone as IMA-ADPCM frames on channel 2 in real time until stopped.
+
+        Frame ``n`` is due at ``t0 + n * duration`` (no drift); its pts is the camera
+        clock at ``t0`` plus ``n * duration``. The encoder starts at predictor 0, step
+        index 0, and its state runs on across frames (no per-frame block header).
+        """
+        assert self._loop is not None
+        cfg = self.config
+        per_frame = cfg.audio_frame_samples
+        duration = per_frame / AUDIO_RATE
+        encoder = ImaAdpcmEncoder()
+        t0 = self._loop.time()
+        pts0 = self.camera_clock_ms()
+        n = 0
+        try:
+            while self._sessions.get(sess.addr) is sess:
+                pcm = tone(cfg.tone_hz, cfg.tone_amplitude, n * per_frame, per_frame)
+                codes = encoder.encode(pcm)
+                pts = pts0 + (n * per_frame * 1000) // AUDIO_RATE
+                self.audio_sent.append(SentAudio(codes, pts))
+                self.stats.audio_frames_sent += 1
+                self._send_bytes(sess, CH_AUDIO, audio_header(pts, len(codes)) + codes)
+                n += 1
+                await asyncio.sleep(max(0.0, t0 + n * duration - self._loop.time()))
+        finally:
+            if sess.audio_task is asyncio.current_task():
+                sess.audio_task = None
+
     def _stop_stream(self, sess: _Session) -> None:
         task, sess.stream_task = sess.stream_task, None
         sess.stream_until = 0.0
@@ -917,6 +1091,7 @@ class VStarcamPeer:
 
     def _forget(self, sess: _Session) -> None:
         self._stop_stream(sess)
+        self._stop_audio(sess)
         if sess.ack_handle is not None:
             sess.ack_handle.cancel()
             sess.ack_handle = None
@@ -965,10 +1140,11 @@ def main() -> None:  # pragma: no cover - manual use
     parser.add_argument("--port", type=int, default=32108)
     parser.add_argument("--key", default="vstarcam2019")
     parser.add_argument("--codec", default="h264")
+    parser.add_argument("--tone-hz", type=float, default=440.0)
     args = parser.parse_args()
 
     async def run() -> None:
-        peer = VStarcamPeer(port=args.port, key=args.key, codec=args.codec)
+        peer = VStarcamPeer(port=args.port, key=args.key, codec=args.codec, tone_hz=args.tone_hz)
         await peer.start()
         print(
             f"VStarcam peer {peer.did}: search 127.0.0.1:{peer.port}, session {peer.session_port}"
