@@ -51,6 +51,22 @@ def test_adpcm_stream_vector_high_nibble_first() -> None:
     assert np.frombuffer(decode_block(b"\x00\x00\x00\x00\x77"), "<i2").tolist()[1:] == [11, 41]
 
 
+def test_adpcm_stream_is_bit_exact_with_ffmpeg() -> None:
+    """FFmpeg's ``adpcm_ima_ssi`` is headerless IMA, high nibble first, state carried."""
+    import av
+
+    rng = np.random.default_rng(5)
+    packets = [rng.integers(0, 256, 300, dtype=np.uint8).tobytes() for _ in range(8)]
+    packets.append(b"\x77" * 200 + b"\xff" * 200 + b"\x08" * 100)  # clamping both ways
+    ctx: Any = av.CodecContext.create("adpcm_ima_ssi", "r")
+    ctx.sample_rate = 8000
+    ctx.layout = "mono"
+    dec = AdpcmStream()
+    for packet in packets:
+        ref = [int(v) for f in ctx.decode(av.Packet(packet)) for v in f.to_ndarray().ravel()]
+        assert np.frombuffer(dec.decode(packet), "<i2").tolist() == ref
+
+
 def test_adpcm_stream_carries_state_and_resets() -> None:
     codes = AdpcmStreamEncoder().encode(ToneSource(440).next(2048))
     whole = AdpcmStream().decode(codes)

@@ -6,8 +6,6 @@ legal choices it makes (separate search/session sockets, 1000-byte DRWs,
 batched ACKs that trail the replies, replies split over two DRWs, quoted
 ``var`` values, non-zero envelope bytes 2-3, 3 s Eye4 bursts per request, ...).
 ``tests/test_vstarcam_peer.py`` checks the peer itself with a raw client.
-
-Skipped until the VStarcam application layer of the client exists.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 import contextlib
-import importlib.util
 import itertools
 from typing import Any
 
@@ -36,19 +33,7 @@ from custom_components.chinesium.protocol import (
 
 from .peers.vstarcam_peer import SYS_VER, VStarcamPeer
 
-
-def _vstarcam_layer_missing() -> bool:
-    try:
-        spec = importlib.util.find_spec("custom_components.chinesium.protocol.pppp.apps.vstarcam")
-    except ModuleNotFoundError:
-        return True
-    return spec is None
-
-
-pytestmark = [
-    pytest.mark.usefixtures("socket_enabled"),
-    pytest.mark.skipif(_vstarcam_layer_missing(), reason="VStarcam app layer not implemented yet"),
-]
+pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 LOOPBACK = "127.0.0.1"
 KEY = "vstarcam2019"
@@ -197,3 +182,42 @@ async def test_video_index_restarts_per_request(make_peer: PeerFactory) -> None:
         frames = await _wait_frames(received, 14, within=9.0)
         assert peer.stream_requests >= 2
         _check_against_peer(frames, peer, Codec.H264)
+
+
+async def test_audio_from_the_peer_bit_exact(make_peer: PeerFactory) -> None:
+    """The peer's IMA-ADPCM tone, asked for only while listened to, decodes to exactly
+    what FFmpeg's headerless high-nibble-first IMA decoder (``adpcm_ima_ssi``) makes of
+    the bytes the peer sent; camera pts steps of 64 ms are kept."""
+    import av
+    import numpy as np
+
+    from custom_components.chinesium.protocol import AudioChunk
+
+    peer = await make_peer(tone_hz=1000.0, **FAST)
+    async with _streaming(peer) as (session, frames):
+        await _wait_frames(frames, 5)
+        assert peer.audio_frames_sent == 0  # no listener yet: not asked
+        chunks: list[AudioChunk] = []
+        unsub = session.add_audio_listener(chunks.append)
+        async with asyncio.timeout(10):
+            while len(chunks) < 20:  # noqa: ASYNC110 - polling UDP effects
+                await asyncio.sleep(0.01)
+        assert peer.audio_on
+        unsub()
+        async with asyncio.timeout(10):
+            while peer.audio_on:  # noqa: ASYNC110 - polling UDP effects
+                await asyncio.sleep(0.01)
+    sent = peer.audio_sent[: len(chunks)]
+    ctx: Any = av.CodecContext.create("adpcm_ima_ssi", "r")
+    ctx.sample_rate = 8000
+    ctx.layout = "mono"
+    ref: list[int] = []
+    for item in sent:
+        for frame in ctx.decode(av.Packet(item.data)):
+            ref.extend(int(v) for v in frame.to_ndarray().ravel())
+    ours = np.frombuffer(b"".join(c.data for c in chunks), "<i2").tolist()
+    assert len(ours) == len(ref) == 512 * len(chunks)
+    assert ours == ref
+    pts = [c.pts for c in chunks]
+    assert all(p is not None for p in pts)
+    assert [b - a for a, b in itertools.pairwise(pts)] == [64] * (len(pts) - 1)  # type: ignore[operator]

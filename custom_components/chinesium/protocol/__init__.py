@@ -33,11 +33,21 @@ from .errors import (
     UnsupportedCameraError,
     UnsupportedCommandError,
 )
-from .model import CameraInfo, Codec, Credentials, Family, Frame, SessionFacts, SessionStats
+from .model import (
+    AudioChunk,
+    CameraInfo,
+    Codec,
+    Credentials,
+    Family,
+    Frame,
+    SessionFacts,
+    SessionStats,
+)
 from .session import CameraSession, SessionOptions
 from .trace import TraceRecorder
 
 __all__ = [
+    "AudioChunk",
     "AuthenticationError",
     "CameraConnectionError",
     "CameraFullError",
