@@ -17,6 +17,12 @@ from .controls_ha import PPPP_DUID, PpppFactory, entity_id, pppp_entry, pppp_fac
 __all__ = ["pppp_factory"]
 
 
+def sensor_keys(hass: HomeAssistant, entry_id: str) -> set[str]:
+    """The unique-id suffixes of the entry's sensors."""
+    entries = er.async_entries_for_config_entry(er.async_get(hass), entry_id)
+    return {e.unique_id.split("_", 1)[1] for e in entries if e.domain == "sensor"}
+
+
 async def test_shix_sensors(
     hass: HomeAssistant,
     pppp_factory: PpppFactory,
@@ -29,6 +35,8 @@ async def test_shix_sensors(
     battery = entity_id(hass, "sensor", entry, "battery")
     await wait_for(lambda: hass.states.get(battery).state not in ("unknown", "unavailable"))
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+    # One battery and one signal sensor, in the units SHIX reports (none stays unknown).
+    assert sensor_keys(hass, entry.entry_id) == {"battery", "wifi_quality"}
 
 
 async def test_ilnk_sensors_and_firmware(
@@ -44,6 +52,7 @@ async def test_ilnk_sensors_and_firmware(
     signal = entity_id(hass, "sensor", entry, "wifi_signal")
     await wait_for(lambda: hass.states.get(signal).state not in ("unknown", "unavailable"))
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+    assert sensor_keys(hass, entry.entry_id) == {"battery_voltage", "wifi_signal"}
     firmware = entry.runtime_data.camera_state.firmware
     assert firmware
     device = device_registry.async_get_device(identifiers={(DOMAIN, PPPP_DUID)})

@@ -1,9 +1,9 @@
 """Sensors: battery and Wi-Fi signal, as the camera reports them.
 
 Cameras report either a battery percentage (SHIX) or a voltage (iLnk), and a
-Wi-Fi signal either in dBm (iLnk) or as a 0-100 quality (SHIX); the unit
-the camera reported when it was set up decides which sensor it gets (both
-while nothing was reported yet).
+Wi-Fi signal either in dBm (iLnk) or as a 0-100 quality (SHIX); the app
+layer's capabilities say which (``BATTERY_VOLTAGE``, ``WIFI_DBM``), so each
+camera gets one battery and one signal sensor.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ SENSORS: tuple[ChinesiumSensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         supported_fn=lambda c: (
-            Capability.BATTERY in c.capabilities and c.camera_state.battery_mv is None
+            Capability.BATTERY in c.capabilities
+            and Capability.BATTERY_VOLTAGE not in c.capabilities
         ),
         value_fn=lambda s: s.battery_percent,
     ),
@@ -65,9 +66,7 @@ SENSORS: tuple[ChinesiumSensorDescription, ...] = (
         suggested_display_precision=2,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
-        supported_fn=lambda c: (
-            Capability.BATTERY in c.capabilities and c.camera_state.battery_percent is None
-        ),
+        supported_fn=lambda c: Capability.BATTERY_VOLTAGE in c.capabilities,
         value_fn=_battery_voltage,
     ),
     ChinesiumSensorDescription(
@@ -77,9 +76,7 @@ SENSORS: tuple[ChinesiumSensorDescription, ...] = (
         native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
-        supported_fn=lambda c: (
-            Capability.WIFI_SIGNAL in c.capabilities and c.camera_state.wifi_percent is None
-        ),
+        supported_fn=lambda c: Capability.WIFI_DBM in c.capabilities,
         value_fn=lambda s: s.wifi_dbm,
     ),
     ChinesiumSensorDescription(
@@ -89,7 +86,7 @@ SENSORS: tuple[ChinesiumSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         supported_fn=lambda c: (
-            Capability.WIFI_SIGNAL in c.capabilities and c.camera_state.wifi_dbm is None
+            Capability.WIFI_SIGNAL in c.capabilities and Capability.WIFI_DBM not in c.capabilities
         ),
         value_fn=lambda s: s.wifi_percent,
     ),

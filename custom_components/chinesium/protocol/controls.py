@@ -40,6 +40,10 @@ class Capability(StrEnum):
     """``state.charging`` is reported."""
     WIFI_SIGNAL = "wifi_signal"
     """``state.wifi_dbm`` or ``state.wifi_percent`` is reported."""
+    BATTERY_VOLTAGE = "battery_voltage"
+    """With ``BATTERY``: reported as a voltage (``state.battery_mv``), not a percentage."""
+    WIFI_DBM = "wifi_dbm"
+    """With ``WIFI_SIGNAL``: reported in dBm (``state.wifi_dbm``), not as a 0-100 quality."""
 
 
 COMMAND_CAPABILITIES: frozenset[Capability] = frozenset(

@@ -71,8 +71,10 @@ ILNK_CAPABILITIES: frozenset[Capability] = frozenset(
         Capability.REBOOT,
         Capability.FIRMWARE,
         Capability.BATTERY,
+        Capability.BATTERY_VOLTAGE,
         Capability.CHARGING,
         Capability.WIFI_SIGNAL,
+        Capability.WIFI_DBM,
     }
 )
 """IRCUT/LIGHTFILL, REBOOT, VIDEOPARAM (resolution, rotate), PTZ pass-through,
@@ -313,9 +315,9 @@ class IlnkClient(AppClient):
         out = parse_status(reply.data)
         missing: set[Capability] = set()
         if "battery_mv" not in out:
-            missing.update((Capability.BATTERY, Capability.CHARGING))
+            missing.update((Capability.BATTERY, Capability.BATTERY_VOLTAGE, Capability.CHARGING))
         if "wifi_dbm" not in out:
-            missing.add(Capability.WIFI_SIGNAL)
+            missing.update((Capability.WIFI_SIGNAL, Capability.WIFI_DBM))
         self._missing = frozenset(missing)
         if out.get("firmware"):
             self.firmware = out["firmware"]
