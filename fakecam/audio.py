@@ -2,8 +2,8 @@
 
 * TEG: IMA-ADPCM blocks with a header, low nibble first (teg.md §5.5),
   pre-computed once and cycled (:func:`tone_blocks`);
-* SHIX / VStarcam over PPPP: a headerless IMA-ADPCM code stream, high nibble
-  first, the encoder state carried from frame to frame (:class:`AdpcmStreamEncoder`);
+* SHIX / VStarcam over PPPP: headerless IMA-ADPCM frames, high nibble first,
+  each from a cleared encoder state (:func:`adpcm_frame`);
 * iLnk: G.711 A-law (:func:`alaw_encode`).
 
 The ADPCM encoder is the standard IMA one (it tracks the decoder's predictor,
@@ -106,20 +106,15 @@ def tone_blocks(hz: float = TONE_HZ) -> list[bytes]:
     return blocks
 
 
-class AdpcmStreamEncoder:
-    """Headerless IMA-ADPCM, high nibble first, state carried between calls (PPPP)."""
+def adpcm_frame(samples: list[int]) -> bytes:
+    """Headerless IMA-ADPCM, high nibble first, from a cleared state (PPPP cameras).
 
-    def __init__(self) -> None:
-        """Start at predictor 0, step index 0 (what the client's decoder assumes)."""
-        self.predictor = 0
-        self.index = 0
-
-    def encode(self, samples: list[int]) -> bytes:
-        """Encode an even number of samples into ``len(samples) // 2`` bytes."""
-        if len(samples) % 2:
-            raise ValueError("two samples per byte")
-        nibbles, self.predictor, self.index = _encode(samples, self.predictor, self.index)
-        return bytes(hi << 4 | lo for hi, lo in zip(nibbles[0::2], nibbles[1::2], strict=True))
+    Every frame starts at predictor 0, step index 0 (VStarcam ``adpcm_ver=1``).
+    """
+    if len(samples) % 2:
+        raise ValueError("two samples per byte")
+    nibbles, _, _ = _encode(samples, 0, 0)
+    return bytes(hi << 4 | lo for hi, lo in zip(nibbles[0::2], nibbles[1::2], strict=True))
 
 
 def _alaw_byte(sample: int) -> int:

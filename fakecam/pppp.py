@@ -38,7 +38,7 @@ import time
 from typing import Any, ClassVar, Protocol, Self
 import urllib.parse
 
-from fakecam.audio import TONE_HZ, AdpcmStreamEncoder, ToneSource, alaw_encode
+from fakecam.audio import TONE_HZ, ToneSource, adpcm_frame, alaw_encode
 from fakecam.motion import MotionFrameSource, MotionScript
 
 from .controls import CameraControls
@@ -80,8 +80,8 @@ CH_CMD = 0
 CH_VIDEO = 1
 CH_AUDIO = 2
 AUDIO_RATE = 8000
-AUDIO_SAMPLES = 512
-"""Samples per audio frame (64 ms at 8 kHz)."""
+AUDIO_SAMPLES = 1024
+"""Samples per audio frame (128 ms at 8 kHz; 512 ADPCM bytes, as real VStarcams send)."""
 
 DEFAULT_PORT = 32108
 AV_MAGIC = b"\x55\xaa\x15\xa8"
@@ -495,7 +495,6 @@ class _Session:
     next_audio_at: float = 0.0
     audio_frame_no: int = 0
     tone: ToneSource | None = None
-    adpcm: AdpcmStreamEncoder | None = None
 
     def channel(self, ch: int, start_index: int = 0) -> _Channel:
         chan = self.channels.get(ch)
@@ -553,10 +552,9 @@ class _AppHandler:
     """(header type byte, sub-type) of the layer's audio frames; ``None``: no audio."""
 
     def audio_payload(self, sess: _Session, samples: list[int]) -> bytes:
-        """Code one audio frame (default: headerless IMA-ADPCM, high nibble first)."""
-        if sess.adpcm is None:
-            sess.adpcm = AdpcmStreamEncoder()
-        return sess.adpcm.encode(samples)
+        """Code one audio frame (default: headerless IMA-ADPCM, high nibble first,
+        from a cleared state)."""
+        return adpcm_frame(samples)
 
     def __init__(self, cam: PpppCamera) -> None:
         self.cam = cam
@@ -1731,7 +1729,6 @@ class PpppCamera:
         if not sess.audio:
             sess.audio = True
             sess.tone = ToneSource(self.config.tone_hz)
-            sess.adpcm = AdpcmStreamEncoder()  # the client's decoder starts at 0, 0 too
             sess.audio_frame_no = 0
             sess.next_audio_at = time.monotonic() + self.config.reply_delay * 2
 

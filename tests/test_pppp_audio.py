@@ -1,7 +1,7 @@
 """PPPP camera audio (pppp.md §6.2-§6.4, §6.7): decoders, per-layer start/stop, sessions.
 
-SHIX and VStarcam send IMA-ADPCM (high nibble first, state carried between
-frames) on channel 2 when asked; iLnk sends 8 kHz A-law frames between its
+SHIX and VStarcam send IMA-ADPCM (high nibble first, every frame from a cleared
+decoder state) on channel 2 when asked; iLnk sends 8 kHz A-law frames between its
 video frames. Every session test runs against the emulator over real UDP on
 127.0.0.1 and recovers the emulator's tone from the decoded PCM.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from custom_components.chinesium.protocol.media.adpcm import AdpcmStream, decode_block
+from custom_components.chinesium.protocol.media.adpcm import decode_block, decode_frame
 from custom_components.chinesium.protocol.media.g711 import (
     ALAW_TABLE,
     ULAW_TABLE,
@@ -31,7 +31,7 @@ from custom_components.chinesium.protocol.pppp.apps.avframe import (
 from custom_components.chinesium.protocol.pppp.apps.ilnk import IlnkClient
 from custom_components.chinesium.protocol.pppp.apps.lookcam import LookcamClient
 from custom_components.chinesium.protocol.pppp.session import PpppSession, open_pppp_session
-from fakecam.audio import AdpcmStreamEncoder, ToneSource, alaw_encode
+from fakecam.audio import ToneSource, adpcm_frame, alaw_encode
 from fakecam.pppp import PpppCamera, PpppCameraConfig
 
 from .helpers import PPPP_OPTS
@@ -40,62 +40,62 @@ from .test_media_audio import peak_hz
 # -- decoders ------------------------------------------------------------------------------
 
 
-def test_adpcm_stream_vector_high_nibble_first() -> None:
+def dec(codes: bytes, **kw: Any) -> list[int]:
+    return np.frombuffer(decode_frame(codes, **kw), "<i2").tolist()
+
+
+def test_adpcm_frame_vectors_high_nibble_first() -> None:
     # 0x70: code 7 (+11 at step 7 -> index 8), then code 0 (+2 at step 16 -> index 7).
-    assert np.frombuffer(AdpcmStream().decode(b"\x70"), "<i2").tolist() == [11, 13]
+    assert dec(b"\x70") == [11, 13]
     # The same byte low nibble first: code 0 (+0 at step 7), then code 7 (+11).
-    low = AdpcmStream(high_nibble_first=False)
-    assert np.frombuffer(low.decode(b"\x70"), "<i2").tolist() == [0, 11]
-    # The stream form of decode_block's vector: b"\x77" gives 11, 41 either way.
-    assert np.frombuffer(AdpcmStream().decode(b"\x77"), "<i2").tolist() == [11, 41]
+    assert dec(b"\x70", high_nibble_first=False) == [0, 11]
+    # decode_block's vector without the block header: b"\x77" gives 11, 41 either way.
+    assert dec(b"\x77") == [11, 41]
     assert np.frombuffer(decode_block(b"\x00\x00\x00\x00\x77"), "<i2").tolist()[1:] == [11, 41]
+    # Clamping both ways.
+    assert min(dec(b"\xff" * 64)) == -32768
+    assert max(dec(b"\x77" * 64)) == 32767
+    assert dec(b"") == []
 
 
-def test_adpcm_stream_is_bit_exact_with_ffmpeg() -> None:
-    """FFmpeg's ``adpcm_ima_ssi`` is headerless IMA, high nibble first, state carried."""
+def test_adpcm_frame_is_bit_exact_with_ffmpeg() -> None:
+    """FFmpeg's ``adpcm_ima_ssi`` is headerless IMA, high nibble first; a new decoder
+    per packet is a frame from a cleared state."""
     import av
 
     rng = np.random.default_rng(5)
     packets = [rng.integers(0, 256, 300, dtype=np.uint8).tobytes() for _ in range(8)]
     packets.append(b"\x77" * 200 + b"\xff" * 200 + b"\x08" * 100)  # clamping both ways
-    ctx: Any = av.CodecContext.create("adpcm_ima_ssi", "r")
-    ctx.sample_rate = 8000
-    ctx.layout = "mono"
-    dec = AdpcmStream()
     for packet in packets:
+        ctx: Any = av.CodecContext.create("adpcm_ima_ssi", "r")
+        ctx.sample_rate = 8000
+        ctx.layout = "mono"
         ref = [int(v) for f in ctx.decode(av.Packet(packet)) for v in f.to_ndarray().ravel()]
-        assert np.frombuffer(dec.decode(packet), "<i2").tolist() == ref
+        assert dec(packet) == ref
 
 
-def test_adpcm_stream_carries_state_and_resets() -> None:
-    codes = AdpcmStreamEncoder().encode(ToneSource(440).next(2048))
-    whole = AdpcmStream().decode(codes)
-    dec = AdpcmStream()
-    parts = b"".join(dec.decode(codes[i : i + 100]) for i in range(0, len(codes), 100))
-    assert parts == whole
-    assert dec.step_index > 0
-    assert dec.predictor == int.from_bytes(whole[-2:], "little", signed=True)
-    dec.reset()
-    assert (dec.predictor, dec.step_index) == (0, 0)
-    assert dec.decode(codes) == whole
-    # Clamping: a run of large negative codes stops at -32768.
-    low = np.frombuffer(AdpcmStream().decode(b"\xff" * 64), "<i2")
-    assert low.min() == -32768
+def test_adpcm_frames_decode_independently() -> None:
+    """Each frame starts from a cleared state: the result never depends on earlier frames."""
+    tone = ToneSource(440).next(4 * 1024)
+    frames = [adpcm_frame(tone[i : i + 1024]) for i in range(0, len(tone), 1024)]
+    alone = [decode_frame(f) for f in frames]
+    assert [decode_frame(f) for f in reversed(frames)] == alone[::-1]
+    # A frame encoded with its state carried from the previous one decodes differently.
+    assert decode_frame(frames[1]) != decode_frame(frames[0] + frames[1])[2048:]
 
 
-def test_adpcm_stream_reproduces_the_tone() -> None:
-    src = ToneSource(440)
-    enc = AdpcmStreamEncoder()
-    samples: list[int] = []
-    codes = b""
-    for _ in range(16):
-        chunk = src.next(512)
-        samples += chunk
-        codes += enc.encode(chunk)
-    pcm = np.frombuffer(AdpcmStream().decode(codes), "<i2").astype(np.float64)
+def test_adpcm_frames_reproduce_the_tone() -> None:
+    samples = ToneSource(440).next(16 * 1024)
+    pcm = np.concatenate(
+        [
+            np.frombuffer(decode_frame(adpcm_frame(samples[i : i + 1024])), "<i2")
+            for i in range(0, len(samples), 1024)
+        ]
+    ).astype(np.float64)
     ref = np.array(samples, dtype=np.float64)
-    # After the step size has adapted (~100 samples) the error is small.
-    err = np.sqrt(np.mean((pcm[200:] - ref[200:]) ** 2))
+    # Past each frame's start-up from a cleared state (a few dozen samples) the error is small.
+    steady = np.arange(len(ref)) % 1024 >= 64
+    err = np.sqrt(np.mean((pcm[steady] - ref[steady]) ** 2))
     assert err < 0.1 * np.sqrt(np.mean(ref**2))
     assert abs(peak_hz(pcm, 8000) - 440) < 5
 
@@ -312,10 +312,30 @@ async def test_malformed_audio_frames_are_skipped() -> None:
             bad = FrameHeader(0x06, 4, subtype=9).encode() + b"\x01\x02\x03\x04"
             cam._send_drw(sess, 2, bad)
             cam._send_drw(sess, 2, b"\x55\xaa\x15\xa8\x06")
+            # Random audio-looking frames: every type and sub-type, odd PCM, empty, long.
+            rng = np.random.default_rng(11)
+            for _ in range(60):
+                size = int(rng.integers(0, 3000))
+                head = FrameHeader(
+                    int(rng.choice([0x06, 0x08, 0xAA, 0x03, 0x10])),
+                    size,
+                    subtype=int(rng.integers(0, 5)),
+                    seconds=int(rng.integers(0, 1000)),  # tells them from the camera's
+                    millis=int(rng.integers(0, 2**16)),
+                )
+                cam._send_drw(sess, 2, head.encode() + rng.bytes(size))
+            # Frames with a valid audio header are decoded (noise, pts < 10^6 ms); the
+            # camera's own frames (pts = wall-clock ms) go on carrying the tone.
             n = len(sink.chunks)
-            await until(lambda: len(sink.chunks) >= n + 20)
+
+            def camera_chunks() -> list[AudioChunk]:
+                return [c for c in sink.chunks[n:] if c.pts is not None and c.pts > 10**12]
+
+            await until(lambda: len(camera_chunks()) >= 10)
             assert session.connected
-            assert abs(peak_hz(sink.pcm()[-8192:], 8000) - TONES["vstarcam"]) < 5
+            assert any(c.pts is not None and c.pts < 10**6 for c in sink.chunks)
+            after = np.frombuffer(b"".join(c.data for c in camera_chunks()), "<i2")
+            assert abs(peak_hz(after, 8000) - TONES["vstarcam"]) < 5
         finally:
             await session.close()
 

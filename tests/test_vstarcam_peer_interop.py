@@ -185,9 +185,10 @@ async def test_video_index_restarts_per_request(make_peer: PeerFactory) -> None:
 
 
 async def test_audio_from_the_peer_bit_exact(make_peer: PeerFactory) -> None:
-    """The peer's IMA-ADPCM tone, asked for only while listened to, decodes to exactly
-    what FFmpeg's headerless high-nibble-first IMA decoder (``adpcm_ima_ssi``) makes of
-    the bytes the peer sent; camera pts steps of 64 ms are kept."""
+    """The peer's IMA-ADPCM tone, asked for only while listened to (``adpcm_ver=1``),
+    decodes to exactly what FFmpeg's headerless high-nibble-first IMA decoder
+    (``adpcm_ima_ssi``, new per frame) makes of the bytes the peer sent; camera pts
+    steps of 128 ms are kept."""
     import av
     import numpy as np
 
@@ -200,7 +201,7 @@ async def test_audio_from_the_peer_bit_exact(make_peer: PeerFactory) -> None:
         chunks: list[AudioChunk] = []
         unsub = session.add_audio_listener(chunks.append)
         async with asyncio.timeout(10):
-            while len(chunks) < 20:  # noqa: ASYNC110 - polling UDP effects
+            while len(chunks) < 12:  # noqa: ASYNC110 - polling UDP effects
                 await asyncio.sleep(0.01)
         assert peer.audio_on
         unsub()
@@ -208,16 +209,16 @@ async def test_audio_from_the_peer_bit_exact(make_peer: PeerFactory) -> None:
             while peer.audio_on:  # noqa: ASYNC110 - polling UDP effects
                 await asyncio.sleep(0.01)
     sent = peer.audio_sent[: len(chunks)]
-    ctx: Any = av.CodecContext.create("adpcm_ima_ssi", "r")
-    ctx.sample_rate = 8000
-    ctx.layout = "mono"
     ref: list[int] = []
-    for item in sent:
+    for item in sent:  # ADPCM version 1: a new decoder per frame
+        ctx: Any = av.CodecContext.create("adpcm_ima_ssi", "r")
+        ctx.sample_rate = 8000
+        ctx.layout = "mono"
         for frame in ctx.decode(av.Packet(item.data)):
             ref.extend(int(v) for v in frame.to_ndarray().ravel())
     ours = np.frombuffer(b"".join(c.data for c in chunks), "<i2").tolist()
-    assert len(ours) == len(ref) == 512 * len(chunks)
+    assert len(ours) == len(ref) == 1024 * len(chunks)
     assert ours == ref
     pts = [c.pts for c in chunks]
     assert all(p is not None for p in pts)
-    assert [b - a for a, b in itertools.pairwise(pts)] == [64] * (len(pts) - 1)  # type: ignore[operator]
+    assert [b - a for a, b in itertools.pairwise(pts)] == [128] * (len(pts) - 1)  # type: ignore[operator]

@@ -66,13 +66,14 @@ first:
 * **Audio** (§6.4, §6.7): ``audiostream.cgi?streamid=1`` or ``=10`` starts it,
   ``streamid=16`` stops it (each answered ``var result=0;``; other ids are answered
   and ignored; a start while on changes nothing). Independent of video; stopped
-  when the session ends. Frames go on DRW **channel 2**, one every 64 ms on a
+  when the session ends. Frames go on DRW **channel 2**, one every 128 ms on a
   schedule computed from the start time (no drift): 32-byte header with byte 4 =
   0x06, byte 5 = 1 (ADPCM), pts as u16 LE ms + u32 LE seconds (camera clock at
-  start + 64 ms per frame), length (256) at +16, all reserved bytes zero; then
-  256 bytes of IMA-ADPCM codes (512 samples, 8 kHz mono, **high nibble first**),
-  no per-frame block header: the encoder starts at predictor 0, step index 0 on
-  every start and its state runs on across frames. The signal is a sine of
+  start + 128 ms per frame), length (512) at +16, all reserved bytes zero; then
+  512 bytes of IMA-ADPCM codes (1024 samples, 8 kHz mono, **high nibble first**),
+  no per-frame block header. ``adpcm_ver`` (VStarcam's ``support_adpcm_version``):
+  1 or absent = the encoder's predictor and step index are cleared at every frame
+  (the firmware default); 2 = they run on across frames. The signal is a sine of
   ``tone_hz`` (440) with amplitude ``tone_amplitude`` (8000), phase 0 at the
   first sample. ``audio_sent`` records every frame, ``audio_on`` /
   ``audio_frames_sent`` tell tests the state.
@@ -384,8 +385,8 @@ class PeerConfig:
     tone_hz: float = 440.0
     """Frequency of the sine tone sent as audio."""
     tone_amplitude: int = 8000
-    audio_frame_samples: int = 512
-    """Samples per audio frame (512 = 256 code bytes = 64 ms at 8 kHz)."""
+    audio_frame_samples: int = 1024
+    """Samples per audio frame (1024 = 512 code bytes = 128 ms at 8 kHz)."""
 
 
 @dataclass(slots=True)
@@ -949,7 +950,7 @@ class VStarcamPeer:
             self.stats.snapshots += 1
             self._reply(sess, snapshot_jpeg())
         elif name == "audiostream.cgi":
-            self._on_audiostream(sess, params.get("streamid", ""))
+            self._on_audiostream(sess, params.get("streamid", ""), params.get("adpcm_ver", "1"))
         elif name in ("camera_control.cgi", "decoder_control.cgi"):
             self._reply(sess, "var result=0;\r\n")
         # unknown CGIs: no reply
@@ -1004,7 +1005,7 @@ class VStarcamPeer:
                 self._stream(sess), name=f"vstarcam-peer-stream-{sess.addr[1]}"
             )
 
-    def _on_audiostream(self, sess: _Session, streamid: str) -> None:
+    def _on_audiostream(self, sess: _Session, streamid: str, adpcm_ver: str) -> None:
         assert self._loop is not None
         self._reply(sess, "var result=0;\r\n")
         if streamid == "16":
@@ -1016,7 +1017,8 @@ class VStarcamPeer:
         self.stats.audio_requests += 1
         if sess.audio_task is None:  # a request while on changes nothing
             sess.audio_task = self._loop.create_task(
-                self._audio(sess), name=f"vstarcam-peer-audio-{sess.addr[1]}"
+                self._audio(sess, carry=adpcm_ver == "2"),
+                name=f"vstarcam-peer-audio-{sess.addr[1]}",
             )
 
     def _stop_audio(self, sess: _Session) -> None:
@@ -1024,12 +1026,13 @@ class VStarcamPeer:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
-    async def _audio(self, sess: _Session) -> None:
+    async def _audio(self, sess: _Session, *, carry: bool = False) -> None:
         """Send the tone as IMA-ADPCM frames on channel 2 in real time until stopped.
 
         Frame ``n`` is due at ``t0 + n * duration`` (no drift); its pts is the camera
-        clock at ``t0`` plus ``n * duration``. The encoder starts at predictor 0, step
-        index 0, and its state runs on across frames (no per-frame block header).
+        clock at ``t0`` plus ``n * duration``. The encoder starts every frame at
+        predictor 0, step index 0 (ADPCM version 1), or only the first one with
+        ``carry`` (version 2); there is no per-frame block header.
         """
         assert self._loop is not None
         cfg = self.config
@@ -1042,6 +1045,8 @@ class VStarcamPeer:
         try:
             while self._sessions.get(sess.addr) is sess:
                 pcm = tone(cfg.tone_hz, cfg.tone_amplitude, n * per_frame, per_frame)
+                if not carry:
+                    encoder = ImaAdpcmEncoder()
                 codes = encoder.encode(pcm)
                 pts = pts0 + (n * per_frame * 1000) // AUDIO_RATE
                 self.audio_sent.append(SentAudio(codes, pts))

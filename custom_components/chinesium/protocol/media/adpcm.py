@@ -6,9 +6,9 @@ Two framings exist:
   reserved, then 4-bit codes, low nibble first. The header predictor is the
   block's first sample, so 512 code bytes give 1025 samples
   (:func:`decode_block`);
-* a **stream** (SHIX and VStarcam over PPPP, pppp.md §6.2/§6.4): bare codes,
-  high nibble first, the decoder state (predictor, step index) carried from
-  one frame to the next (:class:`AdpcmStream`).
+* a **frame** (SHIX and VStarcam over PPPP, pppp.md §6.2/§6.4): bare codes,
+  high nibble first, the decoder state (predictor, step index) starting at 0
+  in every frame (:func:`decode_frame`).
 
 The algorithm is the standard IMA one (89 quantizer steps, index adjustment
 by code), run from two precomputed tables indexed by ``step_index * 16 +
@@ -112,42 +112,14 @@ def decode_block(block: bytes) -> bytes:
     return _pcm(out)
 
 
-class AdpcmStream:
-    """A stateful IMA-ADPCM decoder for headerless code streams.
+def decode_frame(codes: bytes | bytearray | memoryview, *, high_nibble_first: bool = True) -> bytes:
+    """One headerless IMA-ADPCM frame to s16 little-endian mono PCM (two samples a byte).
 
-    ``high_nibble_first`` (the PPPP cameras' order) puts the first sample of
-    each byte in bits 7-4. :meth:`decode` returns two samples per byte and
-    carries the predictor and step index to the next call; :meth:`reset`
-    starts over (a new audio start on the camera).
+    The decoder starts at predictor 0, step index 0 for every frame: VStarcam's
+    ``adpcm_ver=1`` ("index and reference cleared" per frame), which is also
+    what firmware without that field sends (see docs/protocol-notes.md).
+    ``high_nibble_first`` puts the first sample of each byte in bits 7-4.
     """
-
-    __slots__ = ("_predictor", "_state", "high_nibble_first")
-
-    def __init__(self, *, high_nibble_first: bool = True) -> None:
-        """Start at predictor 0, step index 0."""
-        self.high_nibble_first = high_nibble_first
-        self._predictor = 0
-        self._state = 0
-
-    def reset(self) -> None:
-        """Forget the state (predictor 0, step index 0)."""
-        self._predictor = 0
-        self._state = 0
-
-    @property
-    def step_index(self) -> int:
-        """The current step index (0..88)."""
-        return self._state // 16
-
-    @property
-    def predictor(self) -> int:
-        """The last decoded sample."""
-        return self._predictor
-
-    def decode(self, codes: bytes | bytearray | memoryview) -> bytes:
-        """Decode ``codes`` to s16 little-endian mono PCM (``2 * len(codes)`` samples)."""
-        out: array[int] = array("h")
-        self._predictor, self._state = _decode(
-            codes, self._predictor, self._state, self.high_nibble_first, out
-        )
-        return _pcm(out)
+    out: array[int] = array("h")
+    _decode(codes, 0, 0, high_nibble_first, out)
+    return _pcm(out)

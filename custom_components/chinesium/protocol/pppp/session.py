@@ -33,7 +33,7 @@ from ..errors import (
     UnsupportedCameraError,
 )
 from ..jpeg import jpeg_size, looks_like_jpeg
-from ..media.adpcm import AdpcmStream
+from ..media.adpcm import decode_frame
 from ..media.g711 import alaw_decode, ulaw_decode
 from ..model import AudioChunk, CameraInfo, Codec as FrameCodec, Credentials, Frame
 from ..session import CameraSession, SessionOptions
@@ -102,8 +102,6 @@ class PpppSession(CameraSession):
         self._need_key = True
         self._state_task: asyncio.Task[None] | None = None
         self._audio_asm = FrameAssembler()
-        self._audio_dropped_seen = 0
-        self._adpcm = AdpcmStream(high_nibble_first=True)
         self._audio_seq = 0
         self._audio_tasks: set[asyncio.Task[None]] = set()
         self._audio_asked = False
@@ -423,7 +421,6 @@ class PpppSession(CameraSession):
     async def _set_audio(self, client: AppClient, on: bool) -> None:
         self._audio_asked = on
         if on:
-            self._adpcm.reset()
             self._audio_asm.reset()
         try:
             await (client.start_audio() if on else client.stop_audio())
@@ -433,11 +430,7 @@ class PpppSession(CameraSession):
     def _on_audio_payload(self, payload: bytes) -> None:
         """A payload of the audio channel (SHIX, VStarcam: channel 2)."""
         asm = self._audio_asm
-        frames = asm.feed(payload)
-        if asm.dropped != self._audio_dropped_seen:
-            self._audio_dropped_seen = asm.dropped
-            self._adpcm.reset()  # the code stream has a hole: start over
-        for av in frames:
+        for av in asm.feed(payload):
             self._on_audio_frame(av)
 
     def _on_audio_frame(self, av: AvFrame) -> None:
@@ -448,7 +441,7 @@ class PpppSession(CameraSession):
         fmt = client.audio_format(header)
         data = av.data
         if fmt is AudioFormat.ADPCM:
-            pcm = self._adpcm.decode(data)
+            pcm = decode_frame(data)  # each frame starts from a cleared state
         elif fmt is AudioFormat.ALAW:
             pcm = alaw_decode(data)
         elif fmt is AudioFormat.ULAW:

@@ -9,7 +9,8 @@ frames (type 0x10 = I, 0x11 = P) holding Annex-B H.264 or H.265; Eye4
 firmware streams only a few seconds per ``livestream.cgi`` request, so the
 client asks again after a second of silence. Audio (``audiostream.cgi``)
 arrives on channel 2 as type 0x06 frames (sub-type 1: IMA-ADPCM, high nibble
-first, 8 kHz) and is asked for again after silence too.
+first, 8 kHz, decoder state cleared per frame) and is asked for again after
+silence too.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ STREAM_MAIN = 10
 """``livestream.cgi`` stream id that starts video (required on Eye4)."""
 STREAM_STOP = 16
 """``livestream.cgi`` stream id that stops video."""
-AUDIO_STREAM = 10
-"""``audiostream.cgi`` stream id that starts audio (pppp.md §6.4: 1 or 10)."""
+AUDIO_START: dict[str, str | int] = {"streamid": 1, "adpcm_ver": 1}
+"""``audiostream.cgi`` parameters that start IMA-ADPCM audio: stream 1 (pppp.md §6.4)
+and ADPCM version 1, whose frames each start from a cleared decoder state (what the
+vendor's app asks for; firmware without the field sends that too)."""
 REFRESH_AFTER = 1.0
 """Seconds of media silence after which ``livestream.cgi`` is sent again."""
 
@@ -405,10 +408,10 @@ class VstarcamClient(AppClient):
             self._audio.allow_index_restart()  # as for video: a new request may restart it
         self.audio_requests += 1
         self._audio_requested_at = asyncio.get_running_loop().time()
-        self.send("audiostream.cgi", {"streamid": AUDIO_STREAM})
+        self.send("audiostream.cgi", AUDIO_START)
 
     async def start_audio(self) -> None:
-        """``audiostream.cgi?streamid=10``; re-sent after a second of silence like video."""
+        """``audiostream.cgi?streamid=1&adpcm_ver=1``; re-sent after silence like video."""
         self._audio_on = True
         self._audio_at = asyncio.get_running_loop().time()
         self._request_audio()
