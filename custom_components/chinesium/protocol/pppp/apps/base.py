@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 import logging
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, overload
 
 from ...controls import Capability, NightMode, PtzDirection
 from ...errors import (
@@ -68,6 +68,28 @@ class MediaUnit:
     pts: int | None = None
     header: bytes = b""
     """The layer's frame header (raw, for diagnostics)."""
+
+
+NOT_A_NUMBER = -99
+"""What :func:`json_result` reads from a ``result`` that is not a number."""
+
+
+@overload
+def json_result(reply: dict[str, Any], missing: int) -> int: ...
+@overload
+def json_result(reply: dict[str, Any], missing: None) -> int | None: ...
+def json_result(reply: dict[str, Any], missing: int | None) -> int | None:
+    """The ``result`` field of a JSON reply as an int (SHIX, LookCam).
+
+    ``missing`` when the field is absent, :data:`NOT_A_NUMBER` when it is not a number.
+    """
+    value = reply.get("result")
+    if value is None:
+        return missing
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return NOT_A_NUMBER
 
 
 class ChannelLike(Protocol):

@@ -26,7 +26,14 @@ from typing import Any
 
 from ...errors import AuthenticationError, ChinesiumError, MalformedPacketError
 from ...model import Codec
-from .base import AppClient, ChannelLike, MediaChannelLike, MediaUnit, ReplyWaiter
+from .base import (
+    AppClient,
+    ChannelLike,
+    MediaChannelLike,
+    MediaUnit,
+    ReplyWaiter,
+    json_result,
+)
 from .h26x import detect_codec, is_keyframe
 from .layers import AppLayer
 
@@ -194,13 +201,7 @@ class LookcamMediaAssembler:
 
 
 def _result(reply: dict[str, Any]) -> int | None:
-    value = reply.get("result")
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -99
+    return json_result(reply, None)
 
 
 class LookcamClient(AppClient):

@@ -21,7 +21,7 @@ from ...errors import (
     ChinesiumError,
     MalformedPacketError,
 )
-from .base import AUDIO_CHANNEL, AppClient, ChannelLike, MagicFramer, ReplyWaiter
+from .base import AUDIO_CHANNEL, AppClient, ChannelLike, MagicFramer, ReplyWaiter, json_result
 from .layers import AppLayer
 
 SHIX_MAGIC = b"\x06\x0a\xa0\x80"
@@ -158,11 +158,7 @@ class ShixDecoder(MagicFramer):
 
 
 def _result(reply: dict[str, Any]) -> int:
-    value = reply.get("result", RESULT_OK)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -99
+    return json_result(reply, RESULT_OK)
 
 
 class ShixClient(AppClient):
