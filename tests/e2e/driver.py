@@ -19,7 +19,14 @@ import sys
 import time
 from typing import Any
 
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Error as PlaywrightError,
+    Locator,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hahttp
@@ -100,7 +107,17 @@ class Journey:
     def goto(self, path: str) -> None:
         """Navigate and wait until the frontend is connected to HA."""
         log(f"  goto {path}")
-        self.page.goto(self.base + path)
+        for attempt in range(3):
+            try:
+                self.page.goto(self.base + path)
+                break
+            except PlaywrightError as err:
+                # The single-page frontend may cancel a navigation it is busy with (a
+                # closing dialog, a stream player being torn down): go again.
+                if "ERR_ABORTED" not in str(err) or attempt == 2:
+                    raise
+                log(f"  navigation aborted by the page ({attempt + 1}), again")
+                time.sleep(1)
         self.page.wait_for_function(
             "() => { const h = document.querySelector('home-assistant');"
             " return h && h.hass && h.hass.connected && h.hass.states; }",
@@ -475,6 +492,10 @@ class Journey:
         radio = dialog.get_by_role("radio", name=on_demand)
         expect(radio).to_be_visible()
         radio.check()
+        expect(radio).to_be_checked()
+        always = self.selector_tr["stream_mode"]["options"]["always"]
+        expect(dialog.get_by_role("radio", name=always)).not_to_be_checked()
+        time.sleep(0.5)  # let the radio animation settle for the screenshot
         self.shot("12-on-demand-option.png")
         self.submit()
         expect(dialog).to_be_hidden()
