@@ -415,6 +415,26 @@ async def test_duplicates_are_acked_again(device: FakeDevice) -> None:
         await conn.close()
 
 
+async def test_burst_acked_at_once_per_batch(device: FakeDevice) -> None:
+    # ack_delay far beyond the wait: any ACK seen comes from the receive batch.
+    conn = await _connect(device.search_port, ack_delay=60.0)
+    try:
+        ch = conn.channel(1)
+        for index in range(6):  # one synchronous burst: all queued before the client reads
+            device.send(codec.encode_drw(1, index, bytes([index]) * 100))
+        assert await asyncio.wait_for(ch.readexactly(600), 2) == b"".join(
+            bytes([i]) * 100 for i in range(6)
+        )
+        await _until(lambda: sum(len(a) for a in device.acks) >= 6)
+        assert device.acks == [(0, 1, 2, 3, 4, 5)]  # one DRW_ACK for the whole burst
+        assert conn._ack_handle is None  # no ACK timer left armed
+        device.send(codec.encode_drw(1, 6, b"z"))  # a lone datagram: acked in its own wake
+        await _until(lambda: len(device.acks) == 2)
+        assert device.acks[1] == (6,)
+    finally:
+        await conn.close()
+
+
 async def test_read_semantics(device: FakeDevice) -> None:
     conn = await _connect(device.search_port)
     try:
