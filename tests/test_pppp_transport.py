@@ -202,6 +202,7 @@ class LossyRelay:
         self.client: Addr | None = None
         self.fronts: dict[int, asyncio.DatagramTransport] = {}  # device port -> front
         self.dropped = 0
+        self.delayed: list[asyncio.TimerHandle] = []
 
     async def start(self, device_ports: list[int]) -> LossyRelay:
         self.upstream = await _udp(self._from_device)
@@ -213,6 +214,9 @@ class LossyRelay:
         return _port(self.fronts[device_port])
 
     def stop(self) -> None:
+        for handle in self.delayed:  # no timer may outlive the test
+            handle.cancel()
+        self.delayed.clear()
         self.upstream.close()
         for front in self.fronts.values():
             front.close()
@@ -225,7 +229,8 @@ class LossyRelay:
         copies = 2 if self.rng.random() < self.dup else 1
         for _ in range(copies):
             delay = self.rng.uniform(0, self.max_delay)
-            loop.call_later(delay, self._sendto, transport, data, addr)
+            handle = loop.call_later(delay, self._sendto, transport, data, addr)
+            self.delayed.append(handle)  # (cancelling one that already ran is harmless)
 
     @staticmethod
     def _sendto(transport: asyncio.DatagramTransport, data: bytes, addr: Addr) -> None:

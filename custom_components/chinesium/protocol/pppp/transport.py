@@ -87,6 +87,8 @@ MAX_BATCH = 64
 """Queued datagrams read after the one that woke the loop, before the batch's ACKs go."""
 RECV_SIZE = 65536
 """Largest datagram read (as asyncio's datagram transport)."""
+MIN_TIMER_STEP = 0.01
+"""Shortest sleep of the keepalive loop."""
 
 _U16 = struct.Struct(">H")
 
@@ -867,19 +869,24 @@ class PpppConnection:
     # -- keepalive / loss ----------------------------------------------------------
 
     async def _keepalive_loop(self) -> None:
-        step = max(0.01, min(self.alive_interval, self.silence_timeout) / 2)
+        """ALIVE after ``alive_interval`` of silence (then every interval), lost after
+        ``silence_timeout``. Sleeps until the next moment one of them can be due, so
+        a streaming session wakes about once per ``alive_interval``, not per packet."""
         loop = self._loop
+        alive, silence = self.alive_interval, self.silence_timeout
         while not self._closed:
-            await asyncio.sleep(step)
             now = loop.time()
-            idle = now - self._last_rx
-            if idle >= self.silence_timeout:
-                self._lost(CameraTimeoutError(f"camera silent for {self.silence_timeout:g} s"))
+            last_rx = self._last_rx
+            idle = now - last_rx
+            if idle >= silence:
+                self._lost(CameraTimeoutError(f"camera silent for {silence:g} s"))
                 return
-            if idle >= self.alive_interval and now - self._last_alive >= self.alive_interval:
+            if idle >= alive and now - self._last_alive >= alive:
                 self._last_alive = now
                 self._send(ALIVE)
                 self.counters.alive_sent += 1
+            due = min(last_rx + silence, max(last_rx, self._last_alive) + alive)
+            await asyncio.sleep(max(MIN_TIMER_STEP, due - now))
 
     def _on_socket_error(self, exc: Exception) -> None:
         if isinstance(exc, ConnectionRefusedError):

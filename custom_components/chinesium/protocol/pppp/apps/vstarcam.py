@@ -343,14 +343,18 @@ class VstarcamClient(AppClient):
             )
 
     async def _refresh_loop(self) -> None:
+        # Sleeps until the refresh could be due (media and request both ``period``
+        # old): while video flows that is one wake-up per period.
         loop = asyncio.get_running_loop()
         period = self.refresh_after
         while True:
-            await asyncio.sleep(period / 4)
             now = loop.time()
-            if now - self._media_at >= period and now - self._requested_at >= period:
+            due = max(self._media_at, self._requested_at) + period
+            if now >= due:
                 with contextlib.suppress(ChinesiumError):
                     self._request_stream()
+                due = now + period
+            await asyncio.sleep(max(0.01, due - now))
 
     def _stop_refresher(self) -> None:
         task, self._refresher = self._refresher, None
