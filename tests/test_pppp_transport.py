@@ -425,10 +425,11 @@ async def test_burst_acked_at_once_per_batch(device: FakeDevice) -> None:
     conn = await _connect(device.search_port, ack_delay=60.0)
     try:
         ch = conn.channel(1)
-        for index in range(6):  # one synchronous burst: all queued before the client reads
-            device.send(codec.encode_drw(1, index, bytes([index]) * 100))
-        assert await asyncio.wait_for(ch.readexactly(600), 2) == b"".join(
-            bytes([i]) * 100 for i in range(6)
+        sizes = [1024] * 5 + [100]  # a frame: full DRWs, then a short last piece
+        for index, size in enumerate(sizes):  # one burst: all queued before the client reads
+            device.send(codec.encode_drw(1, index, bytes([index]) * size))
+        assert await asyncio.wait_for(ch.readexactly(sum(sizes)), 2) == b"".join(
+            bytes([i]) * size for i, size in enumerate(sizes)
         )
         await _until(lambda: sum(len(a) for a in device.acks) >= 6)
         assert device.acks == [(0, 1, 2, 3, 4, 5)]  # one DRW_ACK for the whole burst

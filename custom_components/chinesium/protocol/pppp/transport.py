@@ -15,12 +15,12 @@ parses the header inline and hands DRW payloads to their channel; every DRW
 we send is retransmitted with the same index until acknowledged.
 
 ACKs go out per receive batch: once the session is established, the datagram
-that woke the event loop and every datagram already queued behind it (read
-at once, up to :data:`MAX_BATCH`) are handled, then their ACKs leave as one
-DRW_ACK per channel (pppp.md §4.2 allows anything from one ACK per DRW to
-the CS2 library's 10 ms batches). A video frame is a burst of DRWs, so this
-sends about one DRW_ACK per frame without an ACK timer: waking an idle
-process costs far more CPU than the ACK itself (bench/h264.py). Datagrams
+that woke the event loop and, if it is a full-size DRW, every datagram
+already queued behind it (up to :data:`MAX_BATCH`) are handled, then their
+ACKs leave as one DRW_ACK per channel (pppp.md §4.2 allows anything from one
+ACK per DRW to the CS2 library's 10 ms batches). A video frame is a burst of
+DRWs, so this sends about one DRW_ACK per frame without an ACK timer: waking
+an idle process costs far more CPU than the ACK itself (bench/h264.py). Datagrams
 handed to :meth:`PpppConnection._on_datagram` outside a batch (handshake,
 tests) keep the timer: flushed after ``ack_delay`` or when 32 are pending.
 """
@@ -83,6 +83,10 @@ MAX_RX_BUFFER = 16 * 1024 * 1024
 
 RCVBUF = 1 << 20
 """Receive buffer asked for (the kernel may cap it at net.core.rmem_max), as for TEG."""
+FULL_DRW = 8 + MAX_DRW_PAYLOAD
+"""Size of a DRW datagram with a full payload. A shorter one usually ends a burst
+(a frame's last piece, a small P-frame, a reply), so its batch skips the extra
+non-blocking read; anything queued after it wakes the loop as usual."""
 MAX_BATCH = 64
 """Queued datagrams read after the one that woke the loop, before the batch's ACKs go."""
 RECV_SIZE = 65536
@@ -739,7 +743,8 @@ class PpppConnection:
         self._in_batch = True
         try:
             self._on_datagram(data, addr)
-            self._drain()
+            if len(data) >= FULL_DRW:  # a burst goes on: read what is queued behind it
+                self._drain()
         finally:
             self._in_batch = False
         if self._pending_acks and not self._closed:
