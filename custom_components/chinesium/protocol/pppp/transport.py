@@ -747,8 +747,8 @@ class PpppConnection:
                 self._drain()
         finally:
             self._in_batch = False
-        if self._pending_acks and not self._closed:
-            self._flush_acks()
+            if self._pending_acks and not self._closed:
+                self._flush_acks()
 
     def _drain(self) -> None:
         """Handle the datagrams already queued on the socket (non-blocking reads)."""
