@@ -202,6 +202,7 @@ class LossyRelay:
         self.client: Addr | None = None
         self.fronts: dict[int, asyncio.DatagramTransport] = {}  # device port -> front
         self.dropped = 0
+        self.delayed: list[asyncio.TimerHandle] = []
 
     async def start(self, device_ports: list[int]) -> LossyRelay:
         self.upstream = await _udp(self._from_device)
@@ -213,6 +214,9 @@ class LossyRelay:
         return _port(self.fronts[device_port])
 
     def stop(self) -> None:
+        for handle in self.delayed:  # no timer may outlive the test
+            handle.cancel()
+        self.delayed.clear()
         self.upstream.close()
         for front in self.fronts.values():
             front.close()
@@ -225,7 +229,8 @@ class LossyRelay:
         copies = 2 if self.rng.random() < self.dup else 1
         for _ in range(copies):
             delay = self.rng.uniform(0, self.max_delay)
-            loop.call_later(delay, self._sendto, transport, data, addr)
+            handle = loop.call_later(delay, self._sendto, transport, data, addr)
+            self.delayed.append(handle)  # (cancelling one that already ran is harmless)
 
     @staticmethod
     def _sendto(transport: asyncio.DatagramTransport, data: bytes, addr: Addr) -> None:
@@ -411,6 +416,27 @@ async def test_duplicates_are_acked_again(device: FakeDevice) -> None:
         assert acked == [0, 0, 1, 1]
         assert conn.stats.duplicates == 2
         assert ch.buffered == 0
+    finally:
+        await conn.close()
+
+
+async def test_burst_acked_at_once_per_batch(device: FakeDevice) -> None:
+    # ack_delay far beyond the wait: any ACK seen comes from the receive batch.
+    conn = await _connect(device.search_port, ack_delay=60.0)
+    try:
+        ch = conn.channel(1)
+        sizes = [1024] * 5 + [100]  # a frame: full DRWs, then a short last piece
+        for index, size in enumerate(sizes):  # one burst: all queued before the client reads
+            device.send(codec.encode_drw(1, index, bytes([index]) * size))
+        assert await asyncio.wait_for(ch.readexactly(sum(sizes)), 2) == b"".join(
+            bytes([i]) * size for i, size in enumerate(sizes)
+        )
+        await _until(lambda: sum(len(a) for a in device.acks) >= 6)
+        assert device.acks == [(0, 1, 2, 3, 4, 5)]  # one DRW_ACK for the whole burst
+        assert conn._ack_handle is None  # no ACK timer left armed
+        device.send(codec.encode_drw(1, 6, b"z"))  # a lone datagram: acked in its own wake
+        await _until(lambda: len(device.acks) == 2)
+        assert device.acks[1] == (6,)
     finally:
         await conn.close()
 

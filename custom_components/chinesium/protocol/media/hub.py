@@ -273,9 +273,22 @@ class MediaHub:
         """
         if self._closed:
             return frame
-        keyframe = frame.keyframe or frame.codec is Codec.JPEG
+        codec = frame.codec
+        keyframe = frame.keyframe or codec is Codec.JPEG
         pts = self._clock.sanitize(frame.pts, frame.timestamp)
-        frame = dataclasses.replace(frame, pts=pts, keyframe=keyframe)
+        if type(frame) is Frame:  # (cheaper than dataclasses.replace on the hot path)
+            frame = Frame(
+                frame.data,
+                frame.width,
+                frame.height,
+                frame.timestamp,
+                frame.seq,
+                codec,
+                keyframe,
+                pts,
+            )
+        else:
+            frame = dataclasses.replace(frame, pts=pts, keyframe=keyframe)
         self.frames_in += 1
         if frame.codec is not self._codec:
             self._codec = frame.codec

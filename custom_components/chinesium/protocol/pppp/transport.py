@@ -11,9 +11,18 @@ Usage (the app layers build on this)::
     await conn.close()
 
 One UDP socket per connection. The receive path decrypts (if a key is set),
-parses the header inline and hands DRW payloads to their channel; ACKs are
-batched (flushed after ``ack_delay`` or when 32 are pending) and every DRW we
-send is retransmitted with the same index until acknowledged.
+parses the header inline and hands DRW payloads to their channel; every DRW
+we send is retransmitted with the same index until acknowledged.
+
+ACKs go out per receive batch: once the session is established, the datagram
+that woke the event loop and, if it is a full-size DRW, every datagram
+already queued behind it (up to :data:`MAX_BATCH`) are handled, then their
+ACKs leave as one DRW_ACK per channel (pppp.md §4.2 allows anything from one
+ACK per DRW to the CS2 library's 10 ms batches). A video frame is a burst of
+DRWs, so this sends about one DRW_ACK per frame without an ACK timer: waking
+an idle process costs far more CPU than the ACK itself (bench/h264.py). Datagrams
+handed to :meth:`PpppConnection._on_datagram` outside a batch (handshake,
+tests) keep the timer: flushed after ``ack_delay`` or when 32 are pending.
 """
 
 from __future__ import annotations
@@ -74,6 +83,16 @@ MAX_RX_BUFFER = 16 * 1024 * 1024
 
 RCVBUF = 1 << 20
 """Receive buffer asked for (the kernel may cap it at net.core.rmem_max), as for TEG."""
+FULL_DRW = 8 + MAX_DRW_PAYLOAD
+"""Size of a DRW datagram with a full payload. A shorter one usually ends a burst
+(a frame's last piece, a small P-frame, a reply), so its batch skips the extra
+non-blocking read; anything queued after it wakes the loop as usual."""
+MAX_BATCH = 64
+"""Queued datagrams read after the one that woke the loop, before the batch's ACKs go."""
+RECV_SIZE = 65536
+"""Largest datagram read (as asyncio's datagram transport)."""
+MIN_TIMER_STEP = 0.01
+"""Shortest sleep of the keepalive loop."""
 
 _U16 = struct.Struct(">H")
 
@@ -302,7 +321,7 @@ class _Protocol(asyncio.DatagramProtocol):
         self._conn = conn
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self._conn._on_datagram(data, addr)
+        self._conn._on_wake(data, addr)
 
     def error_received(self, exc: Exception) -> None:
         self._conn._on_socket_error(exc)
@@ -348,6 +367,8 @@ class PpppConnection:
         self.raw_did: bytes = b""
         self.remote: tuple[str, int] | None = None
         self._transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None
+        self._in_batch = False
         self._channels: list[DrwChannel | None] = [None] * MAX_CHANNELS
         self._pending_acks: dict[int, list[int]] = {}
         self._ack_handle: asyncio.TimerHandle | None = None
@@ -395,8 +416,8 @@ class PpppConnection:
         device's session port and ``did`` is required. ``did`` (if given) must
         match the answering device. ``key`` is the PSK (``None`` = plaintext).
         ``tuning`` passes ``ack_delay``, ``rto_min``, ``rto_max``,
-        ``give_up_timeout`` and ``window`` to the constructor. ``trace`` records the first datagrams
-        each way (see :mod:`..trace`).
+        ``give_up_timeout`` and ``window`` to the constructor. ``trace`` records the
+        first datagrams each way (see :mod:`..trace`).
         Raises :class:`CameraTimeoutError` or :class:`CameraConnectionError`.
         """
         if not lan_search and did is None:
@@ -415,16 +436,26 @@ class PpppConnection:
                 host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
             )
             conn._host_ip = str(infos[0][4][0])
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Protocol(conn), local_addr=(local_host, local_port)
+            local = await loop.getaddrinfo(
+                local_host, local_port, family=socket.AF_INET, type=socket.SOCK_DGRAM
             )
-            conn._transport = transport
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
+            # Our own socket (not one asyncio makes): a receive batch drains it.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.setblocking(False)
                 # Video arrives in bursts of ~1 KiB DRWs; a roomy buffer rides out
                 # event-loop stalls instead of dropping (and waiting for retransmits).
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+                sock.bind(local[0][4])
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Protocol(conn), sock=sock
+                )
+            except BaseException:
+                sock.close()
+                raise
+            conn._transport = transport
+            conn._sock = sock
         except OSError as err:
             conn._abort()
             raise CameraConnectionError(f"cannot open PPPP socket to {host}: {err}") from err
@@ -684,11 +715,14 @@ class PpppConnection:
         if len(pending) >= ACK_FLUSH_COUNT:
             self._flush_channel_acks(channel, pending)
             del self._pending_acks[channel]
-        elif self._ack_handle is None:
+        elif self._ack_handle is None and not self._in_batch:
+            # (a receive batch flushes its ACKs when it ends)
             self._ack_handle = self._loop.call_later(self.ack_delay, self._flush_acks)
 
     def _flush_acks(self) -> None:
-        self._ack_handle = None
+        if self._ack_handle is not None:
+            self._ack_handle.cancel()
+            self._ack_handle = None
         pending = self._pending_acks
         self._pending_acks = {}
         for channel, indices in pending.items():
@@ -700,6 +734,41 @@ class PpppConnection:
             self.counters.acks_sent += 1
 
     # -- receiving -----------------------------------------------------------------
+
+    def _on_wake(self, data: bytes, addr: tuple[Any, int]) -> None:
+        """A datagram read by the event loop's reader: handle it and the queued ones, ACK."""
+        if not self._established:
+            self._on_datagram(data, addr)
+            return
+        self._in_batch = True
+        try:
+            self._on_datagram(data, addr)
+            if len(data) >= FULL_DRW:  # a burst goes on: read what is queued behind it
+                self._drain()
+        finally:
+            self._in_batch = False
+            if self._pending_acks and not self._closed:
+                self._flush_acks()
+
+    def _drain(self) -> None:
+        """Handle the datagrams already queued on the socket (non-blocking reads)."""
+        sock = self._sock
+        if sock is None:
+            return
+        handle = self._on_datagram
+        for _ in range(MAX_BATCH):
+            if self._closed:
+                return
+            try:
+                data, addr = sock.recvfrom(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionRefusedError:
+                continue  # ICMP port unreachable: the silence timeout decides
+            except OSError as exc:
+                self._on_socket_error(exc)
+                return
+            handle(data, addr)
 
     def _on_datagram(self, data: bytes, addr: tuple[Any, int]) -> None:
         if not self._established:
@@ -805,19 +874,24 @@ class PpppConnection:
     # -- keepalive / loss ----------------------------------------------------------
 
     async def _keepalive_loop(self) -> None:
-        step = max(0.01, min(self.alive_interval, self.silence_timeout) / 2)
+        """ALIVE after ``alive_interval`` of silence (then every interval), lost after
+        ``silence_timeout``. Sleeps until the next moment one of them can be due, so
+        a streaming session wakes about once per ``alive_interval``, not per packet."""
         loop = self._loop
+        alive, silence = self.alive_interval, self.silence_timeout
         while not self._closed:
-            await asyncio.sleep(step)
             now = loop.time()
-            idle = now - self._last_rx
-            if idle >= self.silence_timeout:
-                self._lost(CameraTimeoutError(f"camera silent for {self.silence_timeout:g} s"))
+            last_rx = self._last_rx
+            idle = now - last_rx
+            if idle >= silence:
+                self._lost(CameraTimeoutError(f"camera silent for {silence:g} s"))
                 return
-            if idle >= self.alive_interval and now - self._last_alive >= self.alive_interval:
+            if idle >= alive and now - self._last_alive >= alive:
                 self._last_alive = now
                 self._send(ALIVE)
                 self.counters.alive_sent += 1
+            due = min(last_rx + silence, max(last_rx, self._last_alive) + alive)
+            await asyncio.sleep(max(MIN_TIMER_STEP, due - now))
 
     def _on_socket_error(self, exc: Exception) -> None:
         if isinstance(exc, ConnectionRefusedError):
@@ -866,8 +940,9 @@ class PpppConnection:
         self._closed = True
         self._stop_timers()
         if self._transport is not None:
-            self._transport.close()
+            self._transport.close()  # closes the socket too
             self._transport = None
+        self._sock = None
         self._release()
 
     def _release(self) -> None:

@@ -364,21 +364,26 @@ class VstarcamClient(AppClient):
             )
 
     async def _refresh_loop(self) -> None:
+        # Sleeps until a refresh could be due (media and request both ``period``
+        # old, for video and, while asked for, audio): while media flow that is about
+        # one wake-up per period.
         loop = asyncio.get_running_loop()
         period = self.refresh_after
         while True:
-            await asyncio.sleep(period / 4)
             now = loop.time()
-            if now - self._media_at >= period and now - self._requested_at >= period:
+            due = max(self._media_at, self._requested_at) + period
+            if now >= due:
                 with contextlib.suppress(ChinesiumError):
                     self._request_stream()
-            if (
-                self._audio_on
-                and now - self._audio_at >= period
-                and now - self._audio_requested_at >= period
-            ):
-                with contextlib.suppress(ChinesiumError):
-                    self._request_audio()
+                due = now + period
+            if self._audio_on:
+                audio_due = max(self._audio_at, self._audio_requested_at) + period
+                if now >= audio_due:
+                    with contextlib.suppress(ChinesiumError):
+                        self._request_audio()
+                    audio_due = now + period
+                due = min(due, audio_due)
+            await asyncio.sleep(max(0.01, due - now))
 
     def _stop_refresher(self) -> None:
         task, self._refresher = self._refresher, None
