@@ -66,6 +66,37 @@ class _Source:
     transcoder: TranscodingHub | None = None
 
 
+WRITE_INTERVAL = 0.2
+"""Seconds an MPEG-TS client's bytes may wait to go out with a later frame's: one TCP
+write per ~3 frames instead of one per frame."""
+WRITE_AT_ONCE = 2.0
+"""Seconds from a client's start during which every chunk is written at once (the
+player's probing reads the backlog without delay)."""
+
+
+async def _pump(response: web.StreamResponse, chunks: AsyncIterator[bytes]) -> None:
+    """Write ``chunks`` to ``response``, coalesced to one write per :data:`WRITE_INTERVAL`.
+
+    For the first :data:`WRITE_AT_ONCE` seconds every chunk goes out at once; after
+    that, bytes are written when a chunk arrives at least ``WRITE_INTERVAL`` after the
+    last write, and at the end. No timer is armed (a timer would wake an idle process,
+    which costs more than the write it saves), so a chunk can wait for the next frame.
+    """
+    loop = asyncio.get_running_loop()
+    pending: list[bytes] = []
+    start = last = loop.time()
+    async for chunk in chunks:
+        pending.append(chunk)
+        now = loop.time()
+        if now - last >= WRITE_INTERVAL or now - start < WRITE_AT_ONCE:
+            data = b"".join(pending)
+            pending.clear()
+            last = now
+            await response.write(data)
+    if pending:
+        await response.write(b"".join(pending))
+
+
 class MediaServer:
     """HTTP server restreaming registered hubs as MPEG-TS.
 
@@ -268,8 +299,7 @@ class MediaServer:
             if first is None:
                 return response
             if first.codec is not Codec.JPEG:
-                async for chunk in self._ts(sub, source, first):
-                    await response.write(chunk)
+                await _pump(response, self._ts(sub, source, first))
                 return response
             # A JPEG source (e.g. an on-demand camera that just connected).
             sub.close()
@@ -283,8 +313,7 @@ class MediaServer:
                     self._subscriber_maxsize, min_backlog=self._min_backlog, audio=source.audio
                 )
                 source.subscriptions.add(sub)
-                async for chunk in self._ts(sub, source, None):
-                    await response.write(chunk)
+                await _pump(response, self._ts(sub, source, None))
         except (ConnectionResetError, asyncio.CancelledError) as err:
             _LOGGER.debug("MPEG-TS client of %s left: %r", request.path, err)
             if isinstance(err, asyncio.CancelledError):
