@@ -11,7 +11,7 @@ bit-exactly with FFmpeg's headerless high-nibble-first IMA decoder
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 import itertools
 import math
 import struct
@@ -21,8 +21,16 @@ import numpy as np
 import pytest
 
 from .peers import vstarcam_peer as vp
-from .peers.vstarcam_peer import VStarcamPeer
-from .test_vstarcam_peer import DID, LOOPBACK, SMALL, RawClient, creds, msg, parse_vars, session
+from .test_vstarcam_peer import (
+    RawClient,
+    creds,
+    make_peer,
+    msg,
+    parse_vars,
+    session,
+)
+
+__all__ = ["make_peer"]
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -157,21 +165,6 @@ def test_decoder_agrees_with_ffmpeg() -> None:
 
 
 # -- over UDP --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def make_peer() -> AsyncIterator[Callable[..., Any]]:
-    peers: list[VStarcamPeer] = []
-
-    async def _make(**kw: Any) -> VStarcamPeer:
-        peer = VStarcamPeer(host=LOOPBACK, did=DID, **{**SMALL, **kw})
-        await peer.start()
-        peers.append(peer)
-        return peer
-
-    yield _make
-    for peer in peers:
-        await peer.stop()
 
 
 class Audio:

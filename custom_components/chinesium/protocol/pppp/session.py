@@ -102,11 +102,10 @@ class PpppSession(CameraSession):
         self._need_key = True
         self._state_task: asyncio.Task[None] | None = None
         self._audio_asm = FrameAssembler()
-        self._audio_seq = 0
         self._audio_tasks: set[asyncio.Task[None]] = set()
         self._audio_asked = False
         self.audio_frames = 0
-        """Audio frames received and decoded (for any listener)."""
+        """Audio frames decoded and delivered (also each chunk's ``seq``)."""
 
     # -- CameraSession hooks ----------------------------------------------------------
 
@@ -453,9 +452,9 @@ class PpppSession(CameraSession):
         if not pcm:
             return
         self.audio_frames += 1
-        self._audio_seq += 1
-        pts = header.seconds * 1000 + header.millis
-        self._deliver_audio(AudioChunk(pcm, client.audio_rate, time.time(), self._audio_seq, pts))
+        self._deliver_audio(
+            AudioChunk(pcm, client.audio_rate, time.time(), self.audio_frames, header.pts_ms)
+        )
 
     def _video_channel(self) -> int:
         return self.client.video_channel if self.client is not None else 1
@@ -513,7 +512,7 @@ class PpppSession(CameraSession):
 
     def _on_h26x(self, av: AvFrame, keyframe: bool) -> None:
         header = av.header
-        pts = None if header is None else header.seconds * 1000 + header.millis
+        pts = None if header is None else header.pts_ms
         self._on_h26x_data(av.data, keyframe, pts)
 
     def _on_h26x_data(self, data: bytes, keyframe: bool, pts: int | None) -> None:

@@ -74,6 +74,11 @@ class FrameHeader:
     counter: int = 0
     reserved: bytes = bytes(12)
 
+    @property
+    def pts_ms(self) -> int:
+        """The camera-clock time of the frame in ms (seconds * 1000 + millis)."""
+        return self.seconds * 1000 + self.millis
+
     def encode(self) -> bytes:
         """The 32-byte wire form."""
         return _HEADER.pack(
